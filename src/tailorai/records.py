@@ -1,0 +1,77 @@
+"""The plain records passed between stages.
+
+A `Conversation` is the unit the data pipeline counts as one record: a chat, an email thread, one
+feedback-form row. Formatting turns each assistant turn of a conversation into one `Example`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["ROLES", "Conversation", "Example", "Message", "Quarantined"]
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(slots=True)
+class Message:
+    role: str
+    content: str
+    timestamp: datetime | None = None
+    # Filled by the sentences step; cleared by any step that rewrites `content`.
+    sentences: list[str] | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(slots=True)
+class Conversation:
+    """One record as read from a source, with where it came from."""
+
+    id: str
+    user_id: str | None
+    messages: list[Message]
+    source: str
+    line: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(m.content for m in self.messages)
+
+
+@dataclass(slots=True)
+class Example:
+    """One training example: the turns before an assistant reply, and that reply last."""
+
+    id: str
+    user_id: str | None
+    conversation_id: str
+    messages: list[Message]
+    source: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "messages": [m.as_dict() for m in self.messages],
+            "source": self.source,
+            "meta": {"conversation_id": self.conversation_id, **self.meta},
+        }
+
+
+@dataclass(slots=True)
+class Quarantined:
+    """Input that could not be read: kept with its place and the reason, never silently lost."""
+
+    source: str
+    line: int
+    error: str
+    raw: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "error": self.error, "raw": self.raw}

@@ -1,0 +1,109 @@
+"""Settings: one object, read from `TAILOR_*` environment variables and an optional `tailor.yaml`.
+
+Precedence, highest first: arguments passed in code, environment variables, the YAML file, the
+defaults below. The YAML file is `./tailor.yaml` unless `TAILOR_CONFIG` or `--config` names
+another. Sections other than the top-level keys (such as `data:`) belong to the stage that reads
+them; `Settings` keeps them as plain dicts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from tailorai.errors import ConfigError
+
+__all__ = ["DEFAULT_BASE_MODEL", "Settings", "get_settings", "load_yaml"]
+
+# The real pretrained 260K-parameter TinyStories model shipped inside the package.
+DEFAULT_BASE_MODEL = str(Path(__file__).parent / "assets" / "models" / "stories260k.gguf")
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict, with errors that say which file and what is wrong."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Config file {path} does not exist. Pass an existing file.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"Config file {path} must hold a mapping of keys to values, got {type(data).__name__}."
+        )
+    return data
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.data = load_yaml(path) if path is not None else {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAILOR_", extra="ignore")
+
+    home: Path = Field(Path(".tailor"), description="Where artifacts live (datasets, models).")
+    database_url: str = Field(
+        "sqlite:///./tailor.db", description="SQLAlchemy URL: a SQLite file or PostgreSQL."
+    )
+    base_model: str = Field(
+        DEFAULT_BASE_MODEL, description="Hub id, local folder or GGUF file of the base model."
+    )
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="Defaults for `tailor data prepare` (see PrepareConfig)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls, _config_path()))
+
+
+_explicit_config: Path | None = None
+
+
+def _config_path() -> Path | None:
+    if _explicit_config is not None:
+        return _explicit_config
+    named = os.environ.get("TAILOR_CONFIG")
+    if named:
+        return Path(named)
+    default = Path("tailor.yaml")
+    return default if default.is_file() else None
+
+
+def get_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; `config` names a YAML file to read instead of `./tailor.yaml`."""
+    global _explicit_config
+    _explicit_config = config
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}") from exc
+    finally:
+        _explicit_config = None

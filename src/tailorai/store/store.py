@@ -1,0 +1,134 @@
+"""`Store`: the one SQL database, SQLite by default and PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tailorai.errors import StoreError
+from tailorai.settings import get_settings
+from tailorai.store.tables import DatasetRow, UserRow
+
+__all__ = ["Store"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (the server, reports) work while a writer (the pipeline) commits.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    """Open the database at `url` (default: settings' `database_url`) and migrate it to head.
+
+    >>> store = Store("sqlite://")  # in memory
+    >>> store.upsert_users({"u1": {"plan": "pro"}})
+    1
+    """
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self.url = url or get_settings().database_url
+        try:
+            self.engine: Engine = create_engine(self.url, future=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(
+                f"Cannot open database {self.url!r}: {exc}. Use a URL such as "
+                "sqlite:///./tailor.db or postgresql+psycopg://user@host/db."
+            ) from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"Cannot migrate database {self.url!r}: {exc}") from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except SQLAlchemyError as exc:
+                session.rollback()
+                raise StoreError(f"Database write failed on {self.url!r}: {exc}") from exc
+
+    def upsert_users(self, users: Mapping[str, Mapping[str, Any]] | Iterable[str]) -> int:
+        """Record users seen in data, merging new traits into known ones. Returns rows touched."""
+        items = dict(users) if isinstance(users, Mapping) else {u: {} for u in users}
+        now = datetime.now(UTC)
+        with self.session() as s:
+            known = {
+                row.id: row for row in s.scalars(select(UserRow).where(UserRow.id.in_(list(items))))
+            }
+            for user_id, traits in items.items():
+                row = known.get(user_id)
+                if row is None:
+                    s.add(UserRow(id=user_id, traits=dict(traits), first_seen=now, last_seen=now))
+                else:
+                    row.traits = {**row.traits, **traits}
+                    row.last_seen = now
+        return len(items)
+
+    def get_user(self, user_id: str) -> UserRow | None:
+        with self.session() as s:
+            return s.get(UserRow, user_id)
+
+    def add_dataset(
+        self,
+        dataset_id: str,
+        path: str,
+        *,
+        train_examples: int,
+        validation_examples: int,
+        config: Mapping[str, Any],
+        report: Mapping[str, Any],
+        lineage: Mapping[str, Any],
+    ) -> DatasetRow:
+        """Register a prepared dataset; the same id again updates its path and report."""
+        with self.session() as s:
+            row = s.get(DatasetRow, dataset_id) or DatasetRow(id=dataset_id)
+            row.path = path
+            row.train_examples = train_examples
+            row.validation_examples = validation_examples
+            row.config = dict(config)
+            row.report = dict(report)
+            row.lineage = dict(lineage)
+            row.created_at = datetime.now(UTC)
+            s.add(row)
+        return row
+
+    def get_dataset(self, dataset_id: str) -> DatasetRow | None:
+        with self.session() as s:
+            return s.get(DatasetRow, dataset_id)
+
+    def list_datasets(self) -> list[DatasetRow]:
+        with self.session() as s:
+            return list(s.scalars(select(DatasetRow).order_by(DatasetRow.created_at.desc())))
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,48 @@
+"""The chat template examples are rendered with, for training and for generation alike.
+
+A model's own template (`tokenizer.chat_template`) wins. For models that have none, such as the
+shipped stories260k, tailorai uses this documented ChatML-style default::
+
+    <|im_start|>user
+    Where is my order?<|im_end|>
+    <|im_start|>assistant
+    It ships today.<|im_end|>
+
+The template used is saved with every model version, so generation renders prompts exactly as
+training did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["DEFAULT_CHAT_TEMPLATE", "chat_template_for", "render_chat"]
+
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def chat_template_for(tokenizer: Any) -> str:
+    """The tokenizer's own chat template, or the default above when it has none."""
+    return getattr(tokenizer, "chat_template", None) or DEFAULT_CHAT_TEMPLATE
+
+
+def render_chat(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, str]],
+    *,
+    add_generation_prompt: bool = False,
+) -> str:
+    return str(
+        tokenizer.apply_chat_template(
+            [dict(m) for m in messages],
+            chat_template=chat_template_for(tokenizer),
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+        )
+    )

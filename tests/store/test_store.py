@@ -1,0 +1,93 @@
+"""The store on SQLite and on PostgreSQL (when TAILOR_TEST_POSTGRES_URL names one, as in CI)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from tailorai.errors import StoreError
+from tailorai.store import Store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tailor.db'}"
+        return
+    base = os.environ.get("TAILOR_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("TAILOR_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL for this)")
+    # A schema of its own per test keeps tests independent on one database.
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{base}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_migrations_create_the_tables_and_are_idempotent(url):
+    store = Store(url)
+    store.migrate()  # a second run changes nothing and does not fail
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"users", "datasets", "alembic_version"} <= tables
+    store.close()
+
+
+def test_users_are_upserted_with_traits_merged(url):
+    store = Store(url)
+    assert store.upsert_users({"u1": {"plan": "pro"}, "u2": {}}) == 2
+    first_seen = store.get_user("u1").first_seen
+    store.upsert_users({"u1": {"country": "DE"}})
+    user = store.get_user("u1")
+    assert user.traits == {"plan": "pro", "country": "DE"}
+    assert user.first_seen == first_seen
+    assert user.last_seen >= first_seen
+    assert store.get_user("missing") is None
+    store.close()
+
+
+def test_datasets_round_trip_with_json_fields(url):
+    store = Store(url)
+    report = {"records_in": 3, "pii": {"PERSON": 2}, "languages": {"en": 3}}
+    store.add_dataset(
+        "abc123",
+        "/data/x",
+        train_examples=5,
+        validation_examples=1,
+        config={"pii": "placeholder"},
+        report=report,
+        lineage={"inputs": [{"path": "a"}]},
+    )
+    store.add_dataset(
+        "abc123",
+        "/data/y",
+        train_examples=5,
+        validation_examples=1,
+        config={},
+        report=report,
+        lineage={},
+    )
+    rows = store.list_datasets()
+    assert [r.id for r in rows] == ["abc123"]
+    row = store.get_dataset("abc123")
+    assert row.path == "/data/y"
+    assert row.report["pii"] == {"PERSON": 2}
+    store.close()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    store.close()
+
+
+def test_a_bad_url_is_a_store_error():
+    with pytest.raises(StoreError, match="Cannot open database"):
+        Store("nosuchdialect://x")
