@@ -1,0 +1,62 @@
+"""The `tailor` command: a thin layer over the library, one module per stage."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from tailorai import __version__
+from tailorai.cli.data import data_app
+from tailorai.cli.demo import demo
+from tailorai.errors import TailorError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tailor",
+    help="tailorai: personalize AI-generated content for every user.\n\n"
+    "Example: tailor data prepare chats.jsonl mail/ --out dataset",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_app, name="data")
+app.command(name="demo")(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tailorai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """tailorai: personalize AI-generated content for every user.
+
+    Example: tailor data prepare chats.jsonl mail/ --out dataset
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a `TailorError` becomes one `Error: ...` line and exit code 1.
+
+    Usage errors and Ctrl-C are handled by Typer itself (standalone mode), which exits.
+    """
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    try:
+        app(args=argv, prog_name="tailor")
+    except TailorError as exc:
+        typer.secho(f"Error: {exc}", err=True, fg="red")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
