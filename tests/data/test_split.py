@@ -47,7 +47,7 @@ def test_examples_without_user_fall_back_to_conversations():
     examples = _examples(n_users=1, per_user=10)
     for e in examples:
         e.user_id = None
-    train, validation = split_examples(examples, by="user", validation_fraction=0.2)
+    _, validation = split_examples(examples, by="user", validation_fraction=0.2)
     assert len(validation) == 2
 
 
