@@ -65,3 +65,9 @@ def test_a_folder_without_config_is_a_model_error(tmp_path):
 def test_unknown_hub_id_offline_is_a_model_error():
     with pytest.raises(ModelError, match="Could not load model"):
         load_tokenizer("no-such-org/no-such-model-xyz")
+
+
+def test_context_length_of_the_shipped_model():
+    from tailorai.training import context_length
+
+    assert context_length() == 512

@@ -48,7 +48,10 @@ class PrepareConfig:
     model: str | None = _help(
         "Base model whose tokenizer counts tokens; the default model if unset."
     )
-    max_tokens: int | None = _help("Examples over this many tokens lose old turns or are dropped.")
+    max_tokens: int | None = _help(
+        "Examples over this many tokens lose old turns or are dropped; the base model's context "
+        "length when unset."
+    )
     augment: list[str] = _help(f"Augmenters to run: {', '.join(AUGMENT_METHODS)}.", factory=list)
     augment_min_similarity: float = _help(
         "Augmented prompts less similar than this to the original are rejected.", 0.8

@@ -83,13 +83,19 @@ class Format:
         self.token_lengths: list[int] = []
 
     def examples(self, record: Conversation) -> list[Example]:
+        """The examples of one record; why any turn gave none is added to `dropped`."""
+        examples, reasons = self._examples(record)
+        self.dropped.update(reasons)
+        return examples
+
+    def _examples(self, record: Conversation) -> tuple[list[Example], Counter[str]]:
         system = [m for m in record.messages if m.role == "system"][:1]
         turns = _merge_runs([m for m in record.messages if m.role != "system"])
         counts = self.counter.messages(system + turns) if self.counter else None
         meta = {k: v for k, v in record.meta.items() if k not in PRIVATE_META}
         meta["line"] = record.line
         out: list[Example] = []
-        self._reasons: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
         for index, turn in enumerate(turns):
             if turn.role != "assistant":
                 continue
@@ -97,7 +103,7 @@ class Format:
             while start < index and turns[start].role != "user":
                 start += 1  # context opens on the customer's words, not mid-exchange
             if start == index:
-                self._reasons["no_prompt"] += 1
+                reasons["no_prompt"] += 1
                 continue
             length = None
             if counts is not None:
@@ -113,7 +119,7 @@ class Format:
                         start += 1
                     trimmed = True
                 if self.max_tokens and length > self.max_tokens:
-                    self._reasons["too_many_tokens"] += 1
+                    reasons["too_many_tokens"] += 1
                     continue
                 self.truncated += trimmed
                 self.token_lengths.append(length)
@@ -128,14 +134,14 @@ class Format:
                     meta={**meta, "tokens": length} if length is not None else dict(meta),
                 )
             )
-        return out
+        return out, reasons
 
     def run(self, records: Iterable[Conversation]) -> Iterator[Example]:
         for record in records:
-            examples = self.examples(record)
-            self.dropped.update(self._reasons)
+            examples, reasons = self._examples(record)
+            self.dropped.update(reasons)
             if examples:
                 yield from examples
             else:  # the record taught nothing: say why, preferring the length problem
-                reason = "too_many_tokens" if self._reasons["too_many_tokens"] else "no_prompt"
+                reason = "too_many_tokens" if reasons["too_many_tokens"] else "no_prompt"
                 self.records_dropped[reason] += 1

@@ -91,6 +91,13 @@ def _tokenizer(config: PrepareConfig) -> Any:
     return load_tokenizer(config.model)
 
 
+def _context_length(config: PrepareConfig) -> int | None:
+    """Unless told otherwise, examples must fit the base model's context window."""
+    from tailorai.training.base_model import context_length
+
+    return context_length(config.model)
+
+
 def prepare(
     inputs: Sequence[str | Path],
     out: str | Path,
@@ -109,9 +116,10 @@ def prepare(
     started = time.perf_counter()
     files = expand_inputs(inputs)  # fails early, before any model loads, on a bad path
     steps = default_steps(config)
+    max_tokens = config.max_tokens or _context_length(config)
     formatter = Format(
         context_turns=config.context_turns,
-        max_tokens=config.max_tokens,
+        max_tokens=max_tokens,
         tokenizer=tokenizer if tokenizer is not None else _tokenizer(config),
     )
     reader = _Reader(
@@ -187,6 +195,7 @@ def prepare(
         "examples_truncated": formatter.truncated,
         "pii": dict(sorted((entities or {}).items())),
         "languages": dict(language_step.languages_seen.most_common()),
+        "max_tokens": max_tokens,
         "tokens": {
             "p50": _percentile(lengths, 0.5),
             "p95": _percentile(lengths, 0.95),

@@ -17,7 +17,7 @@ from typing import Any
 from tailorai.errors import ModelError
 from tailorai.settings import get_settings
 
-__all__ = ["load_base_model", "load_tokenizer", "resolve_model_path"]
+__all__ = ["context_length", "load_base_model", "load_tokenizer", "resolve_model_path"]
 
 
 def _file_hash(path: Path) -> str:
@@ -93,6 +93,18 @@ def load_tokenizer(name_or_path: str | os.PathLike[str] | None = None) -> Any:
     from transformers import AutoTokenizer
 
     return _from_pretrained(AutoTokenizer, name_or_path)
+
+
+def context_length(name_or_path: str | os.PathLike[str] | None = None) -> int | None:
+    """The longest sequence the model was trained on (512 for stories260k); None if unknown."""
+    from transformers import AutoConfig
+
+    config = _from_pretrained(AutoConfig, name_or_path)
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def load_base_model(name_or_path: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
