@@ -27,6 +27,8 @@ _EMOJI = "\u2600-\u27bf\U0001f000-\U0001faff\ufe0f"
 _STRAY_ZWJ = re.compile(f"(?<![{_EMOJI}])\u200d|\u200d(?![{_EMOJI}])")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
+# ASCII text without entities or control characters is what ftfy would return unchanged.
+_NEEDS_FTFY = re.compile(r"[^\x09\x0a\x20-\x7e]|&")
 _BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre")
 
 
@@ -51,7 +53,8 @@ class Clean(TextTransform):
     def transform(self, text: str) -> str:
         if _HTML_TAG.search(text):
             text = html_to_text(text)
-        text = ftfy.fix_text(text, unescape_html=True, normalization="NFC")
+        if _NEEDS_FTFY.search(text):
+            text = ftfy.fix_text(text, unescape_html=True, normalization="NFC")
         text = _ZERO_WIDTH.sub("", text)
         text = _STRAY_ZWJ.sub("", text)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
