@@ -32,10 +32,7 @@ def _messages(limit: int) -> list[str]:
         SAMPLES / "SMSSpamCollection",
     ]
     texts = [
-        m.content
-        for r in read_inputs(files)
-        if isinstance(r, Conversation)
-        for m in r.messages
+        m.content for r in read_inputs(files) if isinstance(r, Conversation) for m in r.messages
     ]
     return texts[:: max(1, len(texts) // limit)][:limit]
 
@@ -73,7 +70,8 @@ def main() -> None:
         result[f"{name}_sentences"] = sum(map(len, out))
         result[f"{name}_tricky"] = [[s.strip() for s in sents] for sents in split(TRICKY)]
     result["speedup_vs_pysbd"] = round(
-        result["sentencex_texts_per_s"] / result["pysbd_texts_per_s"], 1  # type: ignore[operator]
+        result["sentencex_texts_per_s"] / result["pysbd_texts_per_s"],
+        1,  # type: ignore[operator]
     )
     for name in splitters:
         print(f"{name}: {result[f'{name}_texts_per_s']} texts/s", flush=True)

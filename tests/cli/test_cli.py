@@ -18,7 +18,11 @@ TAILOR = [sys.executable, "-m", "tailorai.cli"]  # the `tailor` script, minus PA
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*TAILOR, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy(),
+        [*TAILOR, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ.copy(),
         timeout=600,
     )
 
@@ -51,12 +55,26 @@ def test_version():
     ("args", "message"),
     [
         (["data", "prepare", "missing.jsonl", "--out", "x"], "Input missing.jsonl does not exist"),
-        (["data", "prepare", "{samples}/feedback_form.csv", "--out", "x", "--pii", "blur"],
-         "`pii` must be one of"),
-        (["data", "prepare", "{samples}/feedback_form.csv", "--out", "x", "--columns", "prompt"],
-         "--columns takes OURS=THEIRS"),
-        (["data", "prepare", "{samples}/feedback_form.csv", "--out", "x", "--config", "nope.yml"],
-         "nope.yml does not exist"),
+        (
+            ["data", "prepare", "{samples}/feedback_form.csv", "--out", "x", "--pii", "blur"],
+            "`pii` must be one of",
+        ),
+        (
+            ["data", "prepare", "{samples}/feedback_form.csv", "--out", "x", "--columns", "prompt"],
+            "--columns takes OURS=THEIRS",
+        ),
+        (
+            [
+                "data",
+                "prepare",
+                "{samples}/feedback_form.csv",
+                "--out",
+                "x",
+                "--config",
+                "nope.yml",
+            ],
+            "nope.yml does not exist",
+        ),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(tmp_path, samples, args, message):
@@ -82,8 +100,16 @@ def test_nothing_usable_is_an_error_not_an_empty_dataset(tmp_path):
 def test_prepare_prints_a_summary_and_writes_the_dataset(tmp_path, samples):
     out = tmp_path / "ds"
     result = _run(
-        "data", "prepare", str(samples / "support_chats.jsonl"), str(samples / "feedback_form.csv"),
-        "--out", str(out), "--export", "openai", "--validation-fraction", "0.2",
+        "data",
+        "prepare",
+        str(samples / "support_chats.jsonl"),
+        str(samples / "feedback_form.csv"),
+        "--out",
+        str(out),
+        "--export",
+        "openai",
+        "--validation-fraction",
+        "0.2",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -98,8 +124,14 @@ def test_prepare_json_output_reads_options_from_config_file(tmp_path, samples):
     config = tmp_path / "tailor.yaml"
     config.write_text("data:\n  pii: 'off'\n  context_turns: 1\n  split_by: conversation\n")
     result = _run(
-        "data", "prepare", str(samples / "support_chats.jsonl"), "--out", str(tmp_path / "o"),
-        "--config", str(config), "--json",
+        "data",
+        "prepare",
+        str(samples / "support_chats.jsonl"),
+        "--out",
+        str(tmp_path / "o"),
+        "--config",
+        str(config),
+        "--json",
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -30,7 +30,7 @@ def test_yaml_data_section_and_unknown_keys(tmp_path):
     config = PrepareConfig.from_yaml(path)
     assert config.languages == ["en", "es"] and config.context_turns == 2
     path.write_text("data:\n  langauges: [en]\n")
-    with pytest.raises(ConfigError, match="Unknown data option.*langauges"):
+    with pytest.raises(ConfigError, match=r"Unknown data option.*langauges"):
         PrepareConfig.from_yaml(path)
 
 

@@ -110,7 +110,8 @@ def print_summary(report: dict[str, Any], out: Path) -> None:
     if report["records_quarantined"]:
         console.print(
             f"{report['records_quarantined']} unreadable record(s) kept in "
-            f"{out / 'quarantine.jsonl'} with their file, line and error."
+            f"{out / 'quarantine.jsonl'} with their file, line and error.",
+            soft_wrap=True,  # a path broken over two lines cannot be copied
         )
 
 

@@ -38,8 +38,8 @@ class PrepareConfig:
     pii: str = _help(
         "'placeholder' (<PERSON>), 'pseudonym' (consistent fakes) or 'off'.", "placeholder"
     )
-    pii_secret: str = _help(
-        "Key for pseudonyms: the same key gives the same fake names across runs.", "tailorai"
+    pii_secret: str | None = _help(
+        "Key for pseudonyms (or TAILOR_PII_SECRET): the same key gives the same fakes across runs."
     )
     min_chars: int = _help("Records shorter than this many characters are dropped.", 2)
     max_chars: int = _help("Records longer than this many characters are dropped.", 50_000)

@@ -1,0 +1,171 @@
+"""Data preparation throughput and PII quality, beside Presidio's own BatchAnalyzerEngine.
+
+tailor side: the whole pipeline (clean, language, sentences, filter, exact and near dedupe,
+anonymize, format with the base model's tokenizer) over the shipped samples, 20,000 messages.
+Baseline: Presidio's `BatchAnalyzerEngine` with the same spaCy model analyzing the same 20,000
+message texts, and nothing else. Each side runs in its own child process (so peak memory is its
+own), gets the same warm-up on the same first messages, and is timed on the same inputs. Then
+both score PII recall and precision on the labelled file (`--pii`).
+
+    .venv/bin/python bench/data_prepare.py [--quick] [--pii FILE] [--messages N]
+
+The last line printed is one JSON object (see ../shared/BENCH.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "src" / "tailorai" / "assets" / "samples"
+DEFAULT_PII = ROOT.parent / "shared" / "data" / "pii" / "presidio_generated_small.json"
+SOURCES = (
+    "Bitext_Sample_Customer_Support_Training_Dataset_4514.csv",
+    "Synthetic-Persona-Chat_valid.csv",
+    "SMSSpamCollection",
+)
+WARMUP_MESSAGES = 300
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def load_records(messages: int) -> list[Any]:
+    """Records from the three shipped samples, taken in turn, until `messages` messages."""
+    from tailorai.data.readers import read_inputs
+    from tailorai.records import Conversation
+
+    streams = [
+        [r for r in read_inputs([SAMPLES / name]) if isinstance(r, Conversation)]
+        for name in SOURCES
+    ]
+    records, total, index = [], 0, 0
+    while total < messages and any(index < len(s) for s in streams):
+        for stream in streams:
+            if index < len(stream) and total < messages:
+                record = stream[index]
+                record.messages = record.messages[: messages - total]
+                records.append(record)
+                total += len(record.messages)
+        index += 1
+    return records
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
+    import copy
+
+    from tailorai.data import PrepareConfig
+    from tailorai.data.format import Format
+    from tailorai.data.pii import PiiDetector
+    from tailorai.data.pii_eval import evaluate_pii
+    from tailorai.data.pipeline import Pipeline, default_steps
+    from tailorai.training import load_tokenizer
+
+    config = PrepareConfig()
+    tokenizer = load_tokenizer()
+    warmup = copy.deepcopy(records[: WARMUP_MESSAGES // 2])
+    list(Format(tokenizer=tokenizer).run(Pipeline(default_steps(config)).run(warmup)))
+
+    pipeline = Pipeline(default_steps(config))  # fresh: dedupe has seen nothing
+    formatter = Format(tokenizer=tokenizer)
+    messages = sum(len(r.messages) for r in records)
+    start = time.perf_counter()
+    examples = sum(1 for _ in formatter.run(pipeline.run(records)))
+    seconds = time.perf_counter() - start
+    steps = {s.name: round(s.seconds, 3) for s in pipeline.stats}
+    dropped: dict[str, int] = {}
+    for s in pipeline.stats:
+        for reason, n in s.dropped.items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    anonymize = next(s for s in pipeline.steps if s.name == "anonymize")
+    scores = evaluate_pii(PiiDetector(), pii_path)
+    queue.put(
+        {
+            "messages": messages,
+            "seconds": seconds,
+            "examples": examples,
+            "steps": steps,
+            "dropped": dropped,
+            "anonymized_messages": pipeline.stats[-1].records_in,
+            "entities": dict(anonymize.entities),
+            "scores": scores,
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+    )
+
+
+def _presidio(texts: list[str], pii_path: str, queue: Any) -> None:
+    from tailorai.data.pii_eval import PresidioBatchDetector, evaluate_pii
+
+    detector = PresidioBatchDetector()
+    detector.analyze(texts[:WARMUP_MESSAGES])
+    start = time.perf_counter()
+    detector.analyze(texts)
+    seconds = time.perf_counter() - start
+    scores = evaluate_pii(detector, pii_path)
+    queue.put({"seconds": seconds, "scores": scores, "peak_rss_mb": _peak_rss_mb()})
+
+
+def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3,000 messages instead of 20,000")
+    parser.add_argument("--messages", type=int, default=None, help="messages to run through")
+    parser.add_argument("--pii", type=Path, default=DEFAULT_PII, help="labelled PII JSON file")
+    args = parser.parse_args()
+    n = args.messages or (3_000 if args.quick else 20_000)
+
+    records = load_records(n)
+    texts = [m.content for r in records for m in r.messages]
+    print(f"{len(texts):,} messages in {len(records):,} records", flush=True)
+    presidio = _in_child(_presidio, texts, str(args.pii))
+    print(f"presidio: {len(texts) / presidio['seconds']:.0f} msgs/s", flush=True)
+    tailor = _in_child(_tailor, records, str(args.pii))
+    print(f"tailor:   {tailor['messages'] / tailor['seconds']:.0f} msgs/s", flush=True)
+
+    tailor_rate = tailor["messages"] / tailor["seconds"]
+    presidio_rate = len(texts) / presidio["seconds"]
+    result = {
+        "bench": "data_prepare",
+        "messages": len(texts),
+        "tailor_msgs_per_s": round(tailor_rate, 1),
+        "presidio_msgs_per_s": round(presidio_rate, 1),
+        "speedup": round(tailor_rate / presidio_rate, 2),
+        "tailor_recall": {k: round(v, 3) for k, v in tailor["scores"]["recall"].items()},
+        "presidio_recall": {k: round(v, 3) for k, v in presidio["scores"]["recall"].items()},
+        "tailor_precision": round(tailor["scores"]["precision"], 3),
+        "presidio_precision": round(presidio["scores"]["precision"], 3),
+        "tailor_peak_rss_mb": round(tailor["peak_rss_mb"], 1),
+        "presidio_peak_rss_mb": round(presidio["peak_rss_mb"], 1),
+        "pii_support": presidio["scores"]["support"],
+        "tailor_examples": tailor["examples"],
+        "tailor_anonymized_messages_in_records": tailor["anonymized_messages"],
+        "tailor_dropped": tailor["dropped"],
+        "tailor_step_seconds": tailor["steps"],
+        "tailor_entities": tailor["entities"],
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
