@@ -67,8 +67,7 @@ def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
 
     from tailorai.data import PrepareConfig
     from tailorai.data.format import Format
-    from tailorai.data.pii import PiiDetector
-    from tailorai.data.pii_eval import evaluate_pii
+    from tailorai.data.pii import PiiDetector, evaluate_pii
     from tailorai.data.pipeline import Pipeline, default_steps
     from tailorai.training import load_tokenizer
 
@@ -106,7 +105,7 @@ def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
 
 
 def _presidio(texts: list[str], pii_path: str, queue: Any) -> None:
-    from tailorai.data.pii_eval import PresidioBatchDetector, evaluate_pii
+    from tailorai.data.pii import PresidioBatchDetector, evaluate_pii
 
     detector = PresidioBatchDetector()
     detector.analyze(texts[:WARMUP_MESSAGES])
@@ -145,8 +144,7 @@ def main() -> None:
 
     # Recall is compared on the personal-data types the anonymizer targets; the types only
     # Presidio flags (organizations, dates, URLs, ...) are reported apart, not hidden.
-    from tailorai.data.pii import DEFAULT_ENTITIES
-    from tailorai.data.pii_eval import COMPATIBLE
+    from tailorai.data.pii import COMPATIBLE, DEFAULT_ENTITIES
 
     targeted = set(DEFAULT_ENTITIES) | {t for e in DEFAULT_ENTITIES for t in COMPATIBLE.get(e, ())}
 

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tailorai.data.pii import DEFAULT_ENTITIES, PiiDetector, PiiSpan, load_ner
-from tailorai.data.pii_eval import PresidioBatchDetector, evaluate_pii
-from tailorai.data.pii_recognizers import find_addresses, find_phones, needs_ner
+from tailorai.data.pii import (
+    DEFAULT_ENTITIES,
+    PiiDetector,
+    PiiSpan,
+    PresidioBatchDetector,
+    evaluate_pii,
+    find_addresses,
+    find_phones,
+    load_ner,
+    needs_ner,
+)
 from tailorai.errors import ConfigError, MissingDependency
 
 FLOORS = {

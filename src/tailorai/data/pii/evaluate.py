@@ -30,7 +30,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from tailorai.data.pii import SPACY_INSTALL, SPACY_MODEL, PiiSpan
+from tailorai.data.pii.detector import SPACY_INSTALL, SPACY_MODEL, PiiSpan
 from tailorai.errors import DataError, MissingDependency
 
 __all__ = ["COMPATIBLE", "SYNONYMS", "Detector", "PresidioBatchDetector", "evaluate_pii"]

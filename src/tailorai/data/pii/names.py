@@ -1,0 +1,116 @@
+"""Person names NER misses, found by regular expressions and word lists: after a title or a cue
+("my name is"), in a vocative, or known given names."""
+
+from __future__ import annotations
+
+import re
+
+from tailorai.data.pii.lexicon import Lexicon
+from tailorai.data.pii.spans import Found
+from tailorai.data.pii.words import WORD, base_word, sentence_initial, strip_possessive
+
+__all__ = ["find_names"]
+
+_TITLE = re.compile(
+    r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra)\.?[ \t]+"
+    r"(?=[^\W\d_])",
+    re.IGNORECASE,
+)
+_STRONG_CUE = re.compile(
+    r"""\b(?: (?:my|his|her|their|your|first|last|full|maiden|middle|sur|nick) [\ \t]? name
+               (?:[\ \t]+is|'s|[\ \t]*:)?
+             | call(?:s|ed)?[\ \t]+me | named | signed
+           )[\ \t]+(?=[^\W\d_])""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_WEAK_CUE = re.compile(
+    r"""\b(?: this[\ \t]+is | i[\ \t]+am | i'm | it's | dear | hi | hello | hey | thanks
+             | thank[\ \t]+you | regards | cheers | love
+           ),?[\ \t]+(?=[A-Z])""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_VOCATIVE = re.compile(
+    r"""^[\ \t]*([^\W\d_]+),[\ \t]+
+        (?=(?:can|could|would|will|please|i|you|do|did|are|is|have|what|where|when|how|why)\b)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _name_after(
+    text: str, pos: int, lexicon: Lexicon, *, lower_ok: bool, max_words: int = 2
+) -> tuple[int, int] | None:
+    """The name that starts at `pos`: one to `max_words` words, capitalized unless `lower_ok`."""
+    end = pos
+    words = 0
+    for m in WORD.finditer(text, pos):
+        if m.start() != end and not (words and text[end : m.start()] in (" ", "\t")):
+            break
+        word = m.group()
+        if base_word(word) in lexicon.stop or not (word[0].isupper() or lower_ok):
+            break
+        if not word[0].isupper() and (
+            lexicon.is_english(word) and word.lower() not in lexicon.first_names
+        ):
+            break
+        end = m.end()
+        words += 1
+        if words == max_words:
+            break
+    return (pos, strip_possessive(text, pos, end)) if words else None
+
+
+def find_names(text: str, lexicon: Lexicon) -> list[Found]:
+    """Person names NER misses: after a title or a cue ("my name is"), in a vocative, or known
+    given names (with the surname that follows)."""
+    found: list[Found] = []
+    for m in _TITLE.finditer(text):
+        span = _name_after(text, m.end(), lexicon, lower_ok=False)
+        if span:
+            found.append(("PERSON", *span, 0.6))
+    for m in _STRONG_CUE.finditer(text):
+        span = _name_after(text, m.end(), lexicon, lower_ok=True)
+        if span:
+            found.append(("PERSON", *span, 0.6))
+    for m in _WEAK_CUE.finditer(text):
+        span = _name_after(text, m.end(), lexicon, lower_ok=False)
+        if span and _plausible_name(text[span[0] : span[1]].split()[0], lexicon):
+            found.append(("PERSON", *span, 0.5))
+    m = _VOCATIVE.match(text)
+    if (
+        m
+        and m.group(1)[0].isupper()
+        and not lexicon.is_common(m.group(1))
+        and not lexicon.is_english(m.group(1))
+    ):
+        found.append(("PERSON", *m.span(1), 0.5))
+    for m in WORD.finditer(text):
+        word = m.group()
+        low = word.lower()
+        if low not in lexicon.first_names or low in lexicon.stop or word.isupper():
+            continue
+        if word[0].isupper():
+            span = _name_after(text, m.start(), lexicon, lower_ok=False)
+            surname = (
+                span is not None
+                and span[1] > m.end()
+                and not lexicon.is_english(text[m.end() : span[1]].strip())
+            )
+            if not surname and (
+                lexicon.is_common(word)
+                or (sentence_initial(text, m.start()) and lexicon.is_english(word))
+            ):
+                continue
+        elif low in lexicon.lower_first_names:  # "kristin", "lilly": common names, no English word
+            span = _name_after(text, m.start(), lexicon, lower_ok=True)
+        else:
+            continue
+        if span:
+            found.append(("PERSON", *span, 0.5))
+    return found
+
+
+def _plausible_name(word: str, lexicon: Lexicon) -> bool:
+    low = word.lower()
+    return (low in lexicon.first_names and not lexicon.is_common(low)) or not lexicon.is_english(
+        word
+    )
