@@ -1,12 +1,16 @@
 """The chat template examples are rendered with, for training and for generation alike.
 
 A model's own template (`tokenizer.chat_template`) wins. For models that have none, such as the
-shipped stories260k, tailorai uses this documented ChatML-style default::
+shipped stories260k, tailorai uses this documented ChatML-style default, which ends every turn
+with the tokenizer's end-of-sequence token (`</s>` here)::
 
     <|im_start|>user
-    Where is my order?<|im_end|>
+    Where is my order?</s>
     <|im_start|>assistant
-    It ships today.<|im_end|>
+    It ships today.</s>
+
+Ending turns with EOS, and keeping it inside the loss mask, is what teaches a model to stop: a
+base model already knows that token, and `generate` stops on it without extra configuration.
 
 The template used is saved with every model version, so generation renders prompts exactly as
 training did.
@@ -21,7 +25,7 @@ __all__ = ["DEFAULT_CHAT_TEMPLATE", "chat_template_for", "render_chat"]
 
 DEFAULT_CHAT_TEMPLATE = (
     "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + eos_token + '\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
