@@ -1,0 +1,84 @@
+"""Chat examples to token ids, with the loss on the assistant's turns only.
+
+A conversation is rendered with the chat template (`render_chat`) and tokenized once, with
+character offsets. The characters each assistant turn adds, from the end of its generation
+prompt to the end of the turn, are found by rendering the conversation up to that point; tokens
+inside those spans are learned, all others get the label -100. The span ends after the template's
+end-of-turn token, so the model learns to stop.
+
+Generation encodes prompts with the same function (`add_generation_prompt=True`), so the ids a
+model sees when asked are exactly those it was trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tailorai.errors import ConfigError
+from tailorai.training.chat_template import render_chat
+
+__all__ = ["IGNORE", "Encoded", "encode_chat"]
+
+IGNORE = -100  # the label the loss skips
+
+
+@dataclass(slots=True)
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def learned(self) -> int:
+        return sum(label != IGNORE for label in self.labels)
+
+
+def _assistant_spans(
+    tokenizer: Any, messages: Sequence[Mapping[str, str]], text: str
+) -> list[tuple[int, int]]:
+    spans = []
+    for index, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before = render_chat(tokenizer, messages[:index], add_generation_prompt=True)
+        through = render_chat(tokenizer, messages[: index + 1])
+        if not (text.startswith(before) and text.startswith(through)):
+            raise ConfigError(
+                "The chat template does not render a conversation's beginning the same way as "
+                "the whole conversation, so assistant turns cannot be located for the loss mask. "
+                "Use a template that renders messages one after another (e.g. the default)."
+            )
+        spans.append((len(before), len(through)))
+    return spans
+
+
+def encode_chat(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, str]],
+    *,
+    add_generation_prompt: bool = False,
+) -> Encoded:
+    """Token ids of `messages` as the chat template renders them, and their training labels.
+
+    >>> encoded = encode_chat(tokenizer, [{"role": "user", "content": "Hi"},
+    ...                                  {"role": "assistant", "content": "Hello"}])
+    >>> encoded.learned  # the tokens of "Hello</s>\\n"
+    """
+    text = render_chat(tokenizer, messages, add_generation_prompt=add_generation_prompt)
+    spans = [] if add_generation_prompt else _assistant_spans(tokenizer, messages, text)
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids: list[int] = list(encoding["input_ids"])
+    labels = [IGNORE] * len(ids)
+    for i, (start, end) in enumerate(encoding["offset_mapping"]):
+        if any(s <= start and end <= e and end > start for s, e in spans):
+            labels[i] = ids[i]
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None and (not ids or ids[0] != bos):
+        # Causal LMs were pretrained with BOS first; generation adds it, so training must too.
+        ids.insert(0, bos)
+        labels.insert(0, IGNORE)
+    return Encoded(ids, labels)

@@ -1,0 +1,294 @@
+"""`finetune()`: a prepared dataset and a base model in, a trained model version out.
+
+Full fine-tuning or a LoRA/DoRA adapter on a frozen base, for one scope (all users, one segment,
+one user). Examples are rendered with the chat template, learned on the assistant turns only,
+and packed; evaluation runs every epoch, early stopping keeps the best epoch, every epoch is
+checkpointed so `resume=True` continues a killed run. The run's folder is named by a hash of its
+config and data, so the same command finds its own checkpoints.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tailorai.errors import ConfigError, DataError, MissingDependency
+from tailorai.settings import get_settings
+from tailorai.training.base_model import context_length, resolve_model_path
+from tailorai.training.chat_template import chat_template_for
+from tailorai.training.config import TrainConfig, parse_scope
+from tailorai.training.dataset import Dataset, load_dataset
+from tailorai.training.encode import Encoded, encode_chat
+from tailorai.training.packing import PackedDataset, collate_packed
+from tailorai.training.trainer import LossHistory, TailorTrainer
+
+__all__ = ["FewExamplesWarning", "TrainResult", "finetune"]
+
+# Below these counts a method rarely beats few-shot prompting with the same examples.
+MIN_EXAMPLES = {"full": 1000, "lora": 50, "dora": 50, "qlora": 50}
+
+
+class FewExamplesWarning(UserWarning):
+    """Fewer examples than the method needs to beat few-shot prompting."""
+
+
+@dataclass
+class TrainResult:
+    artifact_dir: Path
+    config: TrainConfig
+    base_model: str
+    dataset_id: str
+    dataset_path: str
+    chat_template: str
+    metrics: dict[str, Any]
+    run_dir: Path
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_dir(config: TrainConfig, dataset: Dataset) -> Path:
+    key = {k: v for k, v in config.to_dict().items() if k not in ("resume", "report_to")}
+    key["dataset_id"] = dataset.dataset_id or str(dataset.path.resolve())
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    slug = config.scope.replace(":", "-")
+    return get_settings().home / "runs" / f"{slug}-{config.method}-{digest}"
+
+
+def _distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _report_to(config: TrainConfig) -> list[str]:
+    if config.report_to is not None:
+        return [r for r in config.report_to if r != "none"]
+    installed = []
+    for name, module in (("tensorboard", "tensorboard"), ("mlflow", "mlflow")):
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        installed.append(name)
+    return installed
+
+
+def _encode(
+    tokenizer: Any, examples: list[dict[str, Any]], limit: int
+) -> tuple[list[Encoded], int]:
+    encoded, too_long = [], 0
+    for example in examples:
+        item = encode_chat(tokenizer, example["messages"])
+        if len(item) > limit:
+            too_long += 1
+        elif item.learned:
+            encoded.append(item)
+    return encoded, too_long
+
+
+def _model(config: TrainConfig, base: str) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if config.method == "qlora":
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as exc:
+            raise MissingDependency("bitsandbytes (for QLoRA)", "pip install bitsandbytes") from exc
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "QLoRA needs a CUDA GPU and this machine has none: use --method lora."
+            )
+    torch.manual_seed(config.seed)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    if not config.is_adapter:
+        return model
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if config.init_from:
+        return PeftModel.from_pretrained(model, config.init_from, is_trainable=True)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules or "all-linear",
+        use_dora=config.method == "dora",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def _save_artifact(
+    trainer: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    metrics: dict[str, Any],
+    history: LossHistory,
+    template: str,
+    run_dir: Path,
+) -> Path:
+    """Write the trained model and its papers to `run_dir/artifact`, atomically."""
+    from tailorai.training.loss_curve import plot_loss_curve
+
+    final = run_dir / "artifact"
+    staging = Path(tempfile.mkdtemp(prefix=".artifact-", dir=run_dir))
+    try:
+        trainer.model.save_pretrained(staging / ("adapter" if config.is_adapter else "model"))
+        tokenizer.save_pretrained(staging / "tokenizer")
+        (staging / "chat_template.jinja").write_text(template, encoding="utf-8")
+        (staging / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict()), "utf-8")
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        plot_loss_curve(history.train, history.validation, staging / "loss_curve.png")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
+    """Train one model for one scope and return where its artifact is (not yet registered).
+
+    >>> result = finetune(TrainConfig(data="dataset", method="lora", scope="global"))
+    >>> result.metrics["best_val_loss"]
+    """
+    from transformers import AutoTokenizer, EarlyStoppingCallback, TrainingArguments
+
+    kind, value = parse_scope(config.scope)
+    dataset = load_dataset(config.data).scoped(kind, value, config.group_by)
+    if not dataset.train:
+        raise DataError(
+            f"No training examples for scope {config.scope} in {config.data}. "
+            f"Check the user id or the segment name (segments come from meta.{config.group_by})."
+        )
+    if len(dataset.train) < MIN_EXAMPLES[config.method]:
+        warnings.warn(
+            f"Only {len(dataset.train)} training examples for {config.method} fine-tuning of "
+            f"{config.scope}; under {MIN_EXAMPLES[config.method]} few-shot prompting with these "
+            "examples is usually as good (see `tailor plan`).",
+            FewExamplesWarning,
+            stacklevel=2,
+        )
+    base = resolve_model_path(config.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    template = chat_template_for(tokenizer)
+    limit = config.max_seq_len or context_length(base) or 1024
+    train, too_long = _encode(tokenizer, dataset.train, limit)
+    validation, too_long_val = _encode(tokenizer, dataset.validation, limit)
+    if not train:
+        raise DataError(
+            f"None of the {len(dataset.train)} training examples fits {limit} tokens with an "
+            "assistant turn to learn. Raise --max-seq-len or prepare with --max-tokens."
+        )
+    train_rows = PackedDataset(train, limit, packing=config.packing)
+    validation_rows = (
+        PackedDataset(validation, limit, packing=config.packing) if validation else None
+    )
+
+    run_dir = _run_dir(config, dataset)
+    checkpoints = run_dir / "checkpoints"
+    resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    if not resume and checkpoints.exists():
+        shutil.rmtree(checkpoints)  # a fresh run must not pick up an old run's state
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    import torch
+
+    has_validation = validation_rows is not None
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,  # below 1: a share of the steps
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        max_grad_norm=config.max_grad_norm,
+        num_train_epochs=config.epochs,
+        eval_strategy="epoch" if has_validation else "no",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=has_validation,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=config.logging_steps,
+        report_to=_report_to(config) or "none",
+        seed=config.seed,
+        use_cpu=not torch.cuda.is_available(),
+        # Under torchrun/accelerate on CPUs, processes talk over gloo; alone, no backend at all.
+        ddp_backend="gloo" if _distributed() and not torch.cuda.is_available() else None,
+        remove_unused_columns=False,
+        dataloader_pin_memory=False,
+        disable_tqdm=not progress,
+    )
+    history = LossHistory()
+    callbacks: list[Any] = [history]
+    if has_validation and config.patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    model = _model(config, base)
+    trainer = TailorTrainer(
+        model=model,
+        args=args,
+        data_collator=functools.partial(collate_packed, pad_token_id=tokenizer.pad_token_id or 0),
+        train_dataset=train_rows,
+        eval_dataset=validation_rows,
+        callbacks=callbacks,
+    )
+    initial_val_loss = None
+    if has_validation and not resume:
+        initial_val_loss = float(trainer.evaluate()["eval_loss"])
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - started
+    state = trainer.state
+    epochs_run = float(state.epoch or 0.0)
+    metrics: dict[str, Any] = {
+        "examples": {"train": len(train), "validation": len(validation)},
+        "examples_too_long": too_long + too_long_val,
+        "rows": {"train": len(train_rows), "validation": len(validation_rows or [])},
+        "tokens": train_rows.tokens,
+        "learned_tokens": sum(e.learned for e in train),
+        "max_seq_len": limit,
+        "epochs_run": epochs_run,
+        "stopped_early": epochs_run < config.epochs,
+        "seconds": round(seconds, 3),
+        "tokens_per_s": round(train_rows.tokens * epochs_run / seconds, 1) if seconds else 0.0,
+        "initial_val_loss": initial_val_loss,
+        "best_val_loss": state.best_metric,
+        "best_checkpoint": state.best_model_checkpoint,
+        "train_loss": history.train,
+        "val_loss": history.validation,
+        "resumed": bool(resume),
+    }
+    lineage = {
+        "base_model": str(config.base_model or get_settings().base_model),
+        "dataset_id": dataset.dataset_id,
+        "dataset_path": str(dataset.path.resolve()),
+        "scope": config.scope,
+        "method": config.method,
+    }
+    artifact = run_dir / "artifact"
+    if trainer.is_world_process_zero():
+        artifact = _save_artifact(trainer, tokenizer, config, metrics, history, template, run_dir)
+    return TrainResult(
+        artifact_dir=artifact,
+        config=config,
+        base_model=lineage["base_model"],
+        dataset_id=dataset.dataset_id,
+        dataset_path=lineage["dataset_path"],
+        chat_template=template,
+        metrics=metrics,
+        run_dir=run_dir,
+        lineage=lineage,
+    )

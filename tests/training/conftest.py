@@ -1,0 +1,45 @@
+"""A tiny prepared dataset, written the way `tailor data prepare` writes one."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+COLORS = ["red", "blue", "green", "yellow", "black", "white", "pink", "brown"]
+THINGS = ["ball", "car", "hat", "cup", "kite", "box", "shoe", "book"]
+
+
+def _example(i: int, user: str, segment: str) -> dict:
+    color, thing = COLORS[i % len(COLORS)], THINGS[(i // len(COLORS)) % len(THINGS)]
+    return {
+        "id": f"c{i}#1",
+        "user_id": user,
+        "messages": [
+            {"role": "user", "content": f"What color is the {thing}?"},
+            {"role": "assistant", "content": f"The {thing} is {color}."},
+        ],
+        "source": "test",
+        "meta": {"segment": segment, "conversation_id": f"c{i}"},
+    }
+
+
+def write_dataset(folder: Path, n_train: int = 48, n_validation: int = 12) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        _example(i, f"u{i % 4}", "buyers" if i % 2 else "browsers")
+        for i in range(n_train + n_validation)
+    ]
+    random.Random(0).shuffle(rows)
+    for name, part in (("train", rows[:n_train]), ("validation", rows[n_train:])):
+        with (folder / f"{name}.jsonl").open("w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in part)
+    (folder / "report.json").write_text(json.dumps({"dataset_id": f"tiny{n_train}"}))
+    return folder
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path) -> Path:
+    return write_dataset(tmp_path / "dataset")
