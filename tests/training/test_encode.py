@@ -20,7 +20,9 @@ def _learned_text(tokenizer, encoded) -> str:
 
 def test_loss_mask_covers_assistant_turns_and_their_end_of_turn_token(tokenizer):
     encoded = encode_chat(tokenizer, CHAT)
-    learned = [t for t, label in zip(encoded.input_ids, encoded.labels, strict=True) if label != IGNORE]
+    learned = [
+        t for t, label in zip(encoded.input_ids, encoded.labels, strict=True) if label != IGNORE
+    ]
     text = _learned_text(tokenizer, encoded)
     assert "It ships today." in text and "You're welcome." in text
     assert "Where is my order" not in text and "Be brief" not in text and "user" not in text
