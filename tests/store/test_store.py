@@ -91,3 +91,24 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 def test_a_bad_url_is_a_store_error():
     with pytest.raises(StoreError, match="Cannot open database"):
         Store("nosuchdialect://x")
+
+
+def _open_store(url: str, barrier) -> None:
+    barrier.wait(timeout=60)  # all processes migrate at the same moment
+    Store(url).close()
+
+
+def test_several_processes_can_open_a_new_database_at_once(url):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    processes = [context.Process(target=_open_store, args=(url, barrier)) for _ in range(4)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    store = Store(url)
+    assert {"users", "datasets"} <= set(inspect(store.engine).get_table_names())
+    store.close()
