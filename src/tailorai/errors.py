@@ -7,7 +7,10 @@ One base class, one subclass per stage, so callers can catch as broadly or narro
     ├── StoreError              the database could not be opened, migrated or written
     ├── DataError               input data could not be read or nothing usable remained
     │   └── MissingDependency   an optional package or system tool a step needs is absent
-    └── ModelError              a base model or tokenizer could not be found or loaded
+    ├── ModelError              a base model or tokenizer could not be found or loaded
+    ├── RegistryError           a model version could not be found, registered, promoted,
+    │                           rolled back or exported
+    └── DivergedError           the training loss became NaN, infinite or exploded
 
 Messages say what was wrong, what was received, and how to fix it.
 """
@@ -17,8 +20,10 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "DivergedError",
     "MissingDependency",
     "ModelError",
+    "RegistryError",
     "StoreError",
     "TailorError",
 ]
@@ -51,3 +56,11 @@ class MissingDependency(DataError):
 
 class ModelError(TailorError):
     """A base model or tokenizer could not be found or loaded."""
+
+
+class RegistryError(TailorError):
+    """A model version could not be found, registered, promoted, rolled back or exported."""
+
+
+class DivergedError(TailorError):
+    """The training loss became NaN, infinite or exploded; the run stopped."""

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from tailorai.store.store import Store
-from tailorai.store.tables import Base, DatasetRow, UserRow
+from tailorai.store.tables import Base, DatasetRow, ModelVersionRow, PromotionRow, UserRow
 
-__all__ = ["Base", "DatasetRow", "Store", "UserRow"]
+__all__ = ["Base", "DatasetRow", "ModelVersionRow", "PromotionRow", "Store", "UserRow"]

@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "DatasetRow", "UserRow"]
+__all__ = ["Base", "DatasetRow", "ModelVersionRow", "PromotionRow", "UserRow"]
 
 
 def _now() -> datetime:
@@ -46,3 +56,53 @@ class DatasetRow(Base):
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
     lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ModelVersionRow(Base):
+    """A registered model version `name@version`, with its lineage; files live at `path`."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
+        # The database itself guarantees one production version per scope, even when two
+        # promotions race.
+        Index(
+            "ix_model_versions_one_production_per_scope",
+            "scope",
+            unique=True,
+            sqlite_where=text("stage = 'production'"),
+            postgresql_where=text("stage = 'production'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[str] = mapped_column(String(300), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16), default="candidate")
+    base_model: Mapped[str] = mapped_column(Text)
+    dataset_id: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    chat_template: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class PromotionRow(Base):
+    """One promotion of a version to production in its scope, with the version it replaced.
+
+    The rows of a scope form a stack that rollback pops: undoing the newest promotion not yet
+    rolled back puts `previous_version_id` back into production, exactly.
+    """
+
+    __tablename__ = "model_promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(300), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    promoted_at: Mapped[datetime] = mapped_column(default=_now)
+    rolled_back_at: Mapped[datetime | None] = mapped_column()
