@@ -1,26 +1,39 @@
 """tailorai: personalize AI-generated content for every user.
 
 >>> from tailorai import prepare, PrepareConfig
->>> report = prepare(["chats.jsonl"], "dataset", PrepareConfig(pii="pseudonym"))
+>>> report = prepare(["chats.jsonl"], "dataset", PrepareConfig(pii="pseudonym", pii_secret="k"))
+
+Names are imported on first use, so `import tailorai` (and the `tailor` command) start fast
+without loading torch until a command needs it.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from tailorai.data import Pipeline, PrepareConfig, prepare
-from tailorai.errors import TailorError
-from tailorai.settings import Settings, get_settings
-from tailorai.training import load_base_model, load_tokenizer
+_EXPORTS = {
+    "Pipeline": "tailorai.data",
+    "PrepareConfig": "tailorai.data",
+    "prepare": "tailorai.data",
+    "TailorError": "tailorai.errors",
+    "Settings": "tailorai.settings",
+    "get_settings": "tailorai.settings",
+    "load_base_model": "tailorai.training",
+    "load_tokenizer": "tailorai.training",
+    "finetune": "tailorai.training",
+    "train": "tailorai.training",
+    "TrainConfig": "tailorai.training",
+    "Registry": "tailorai.training",
+    "PromptBuilder": "tailorai.prompting",
+}
 
-__all__ = [
-    "Pipeline",
-    "PrepareConfig",
-    "Settings",
-    "TailorError",
-    "__version__",
-    "get_settings",
-    "load_base_model",
-    "load_tokenizer",
-    "prepare",
-]
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'tailorai' has no attribute {name!r}")

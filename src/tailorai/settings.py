@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     data: dict[str, Any] = Field(
         default_factory=dict, description="Defaults for `tailor data prepare` (see PrepareConfig)."
     )
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="Defaults for `tailor train` (see TrainConfig)."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,8 @@ import typer
 from tailorai import __version__
 from tailorai.cli.data import data_app
 from tailorai.cli.demo import demo
+from tailorai.cli.models import models_app
+from tailorai.cli.train import train_command
 from tailorai.errors import TailorError
 
 __all__ = ["app", "main"]
@@ -23,6 +25,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+app.command(name="train")(train_command)
 app.command(name="demo")(demo)
 
 

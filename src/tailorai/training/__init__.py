@@ -1,21 +1,33 @@
-"""Training: base models now; fine-tuning, packing and the registry arrive with their issue."""
+"""Training: base models, fine-tuning (full, LoRA, DoRA) with packing, and the model registry.
+
+Names are imported on first use: most of them pull in torch and transformers.
+"""
 
 from __future__ import annotations
 
-from tailorai.training.base_model import (
-    context_length,
-    load_base_model,
-    load_tokenizer,
-    resolve_model_path,
-)
-from tailorai.training.chat_template import DEFAULT_CHAT_TEMPLATE, chat_template_for, render_chat
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_CHAT_TEMPLATE",
-    "chat_template_for",
-    "context_length",
-    "load_base_model",
-    "load_tokenizer",
-    "render_chat",
-    "resolve_model_path",
-]
+_EXPORTS = {
+    "context_length": "tailorai.training.base_model",
+    "load_base_model": "tailorai.training.base_model",
+    "load_tokenizer": "tailorai.training.base_model",
+    "resolve_model_path": "tailorai.training.base_model",
+    "DEFAULT_CHAT_TEMPLATE": "tailorai.training.chat_template",
+    "chat_template_for": "tailorai.training.chat_template",
+    "render_chat": "tailorai.training.chat_template",
+    "TrainConfig": "tailorai.training.config",
+    "TrainResult": "tailorai.training.finetune",
+    "finetune": "tailorai.training.finetune",
+    "ModelVersion": "tailorai.training.registry",
+    "Registry": "tailorai.training.registry",
+    "train": "tailorai.training.train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'tailorai.training' has no attribute {name!r}")

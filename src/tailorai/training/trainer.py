@@ -8,16 +8,12 @@ from typing import Any
 import torch
 from transformers import Trainer, TrainerCallback
 
-from tailorai.errors import TailorError
+from tailorai.errors import DivergedError
 
 __all__ = ["DivergedError", "LossHistory", "TailorTrainer"]
 
 # A per-token cross-entropy above this has left any sensible range: log(vocab) is ~11 for 60k.
 EXPLODED = 1e4
-
-
-class DivergedError(TailorError):
-    """The training loss became NaN, infinite or exploded."""
 
 
 class TailorTrainer(Trainer):

@@ -1,0 +1,93 @@
+"""`train()`: fine-tune for a scope and register the result, the job behind `tailor train`.
+
+A scope of `segment:all` trains one adapter per segment found in the data. Segment and user
+adapters start from the production global adapter when there is one (the non-personalized
+baseline they must beat), so personalization adds to what all users share rather than
+relearning it. Only the main process registers versions when several run under torchrun.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from tailorai.errors import ConfigError
+from tailorai.training.config import TrainConfig, parse_scope
+from tailorai.training.dataset import load_dataset
+from tailorai.training.finetune import TrainResult, finetune
+from tailorai.training.registry import ModelVersion, Registry
+
+__all__ = ["train", "version_name"]
+
+
+def version_name(scope: str) -> str:
+    """The default registry name of a scope: `global`, `segment-buyers`, `user-42`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", scope.replace(":", "-"))[:100]
+
+
+def _init_from(config: TrainConfig, registry: Registry) -> str | None:
+    if config.init_from:
+        if "@" in config.init_from or not config.init_from.startswith(("/", ".")):
+            version = registry.get(config.init_from)
+            if version.adapter_path is None:
+                raise ConfigError(
+                    f"--init-from {config.init_from} is a full model, not an adapter; start an "
+                    "adapter from another adapter version."
+                )
+            return str(version.adapter_path)
+        return config.init_from
+    kind, _ = parse_scope(config.scope)
+    if kind == "global" or not config.is_adapter:
+        return None
+    baseline = registry.production("global")
+    if baseline is not None and baseline.adapter_path is not None:
+        return str(baseline.adapter_path)
+    return None
+
+
+def _register(result: TrainResult, registry: Registry, name: str) -> ModelVersion:
+    return registry.register(
+        name,
+        result.artifact_dir,
+        scope=result.config.scope,
+        method=result.config.method,
+        base_model=result.base_model,
+        dataset_id=result.dataset_id or None,
+        config=result.config.to_dict(),
+        metrics=result.metrics,
+        chat_template=result.chat_template,
+        lineage=result.lineage,
+    )
+
+
+def train(
+    config: TrainConfig, *, registry: Registry | None = None, progress: bool = True
+) -> list[ModelVersion]:
+    """Train and register one version per scope (several for `segment:all`).
+
+    >>> [version] = train(TrainConfig(data="dataset", scope="global"))
+    >>> version.ref
+    'global@1'
+    """
+    import torch.distributed as dist
+
+    registry = registry or Registry()
+    scopes = [config.scope]
+    if config.scope == "segment:all":
+        groups = load_dataset(config.data).groups(config.group_by)
+        if not groups:
+            raise ConfigError(
+                f"--scope segment:all found no segments: no training example of {config.data} "
+                f"has meta.{config.group_by}. Pass --group-by with the field that names segments."
+            )
+        scopes = [f"segment:{g}" for g in groups]
+    versions = []
+    for scope in scopes:
+        scoped = replace(config, scope=scope)
+        scoped.init_from = _init_from(scoped, registry)
+        result = finetune(scoped, progress=progress)
+        main_process = not dist.is_available() or not dist.is_initialized() or dist.get_rank() == 0
+        if main_process:
+            name = config.name if config.name and len(scopes) == 1 else version_name(scope)
+            versions.append(_register(result, registry, name))
+    return versions

@@ -1,0 +1,103 @@
+"""`tailor train` as a user runs it, alone and as two CPU processes under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.training.conftest import write_dataset
+
+
+def _env(tmp_path) -> dict[str, str]:
+    env = os.environ.copy()
+    env["TAILOR_HOME"] = str(tmp_path / "home")
+    env["TAILOR_DATABASE_URL"] = f"sqlite:///{tmp_path / 'home' / 'tailor.db'}"
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_train_registers_a_version_whose_loss_went_down(tmp_path):
+    data = write_dataset(tmp_path / "data")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tailorai.cli",
+            "train",
+            "--data",
+            str(data),
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "0.003",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    [version] = json.loads(result.stdout)
+    assert version["ref"] == "global@1" and version["stage"] == "candidate"
+    assert version["metrics"]["best_val_loss"] < version["metrics"]["initial_val_loss"]
+    assert "few-shot" in result.stderr  # 48 examples: the warning names the better route
+
+
+def test_train_without_data_is_one_clear_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tailorai.cli", "train", "--data", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: No train.jsonl")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_under_torchrun_train_the_same_kind_of_model(tmp_path):
+    data = write_dataset(tmp_path / "data")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "tailorai.cli",
+            "train",
+            "--data",
+            str(data),
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "0.003",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [version] = json.loads(result.stdout)  # only the main process registers and prints
+    assert version["ref"] == "global@1"
+    assert version["metrics"]["best_val_loss"] < version["metrics"]["initial_val_loss"]
