@@ -16,7 +16,7 @@ from rich.table import Table
 from tailorai.settings import get_settings
 from tailorai.training.config import TrainConfig
 
-__all__ = ["train_command"]
+__all__ = ["print_versions", "train_command"]
 
 
 def train_command(
@@ -47,7 +47,7 @@ def train_command(
     Example: tailor train --data dataset --method lora --scope segment:all
     """
     from tailorai.training.finetune import FewExamplesWarning
-    from tailorai.training.train import train
+    from tailorai.training.job import train
 
     options: dict[str, Any] = dict(get_settings(config).train)  # tailor.yaml's train: part
     given = {
@@ -84,16 +84,27 @@ def train_command(
     if as_json:
         typer.echo(json.dumps([v.as_dict() for v in versions], indent=2, default=str))
         return
+    print_versions(versions)
+    Console().print(
+        f"Promote with: tailor models promote {versions[0].ref}   "
+        f"(loss curve: {versions[0].path / 'loss_curve.png'})",
+        soft_wrap=True,
+    )
+
+
+def print_versions(versions: list[Any]) -> None:
+    """A table of trained versions: what they learned from and how far the loss came down."""
     table = Table(title="Trained")
     for column in (
         "version",
         "scope",
         "method",
-        "examples",
-        "val loss before",
-        "best val loss",
+        "train ex.",
+        "val loss",
+        "→ best",
         "epochs",
-        "tokens/s",
+        "tok/s",
+        "stage",
     ):
         table.add_column(column)
     for version in versions:
@@ -109,10 +120,6 @@ def train_command(
             f"{best:.3f}" if best is not None else "-",
             f"{m.get('epochs_run', 0):g}",
             f"{m.get('tokens_per_s', 0):,.0f}",
+            version.stage,
         )
     Console().print(table)
-    Console().print(
-        f"Promote with: tailor models promote {versions[0].ref}   "
-        f"(loss curve: {versions[0].path / 'loss_curve.png'})",
-        soft_wrap=True,
-    )

@@ -21,7 +21,7 @@ _EXPORTS = {
     "finetune": "tailorai.training.finetune",
     "ModelVersion": "tailorai.training.registry",
     "Registry": "tailorai.training.registry",
-    "train": "tailorai.training.train",
+    "train": "tailorai.training.job",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -50,6 +50,10 @@ class TrainConfig:
         "An adapter version (name@N) to start from; segment and user adapters start from the "
         "production global adapter when unset."
     )
+    max_examples: int | None = _opt(
+        "Train on at most this many examples and validate on a quarter as many, sampled with "
+        "the seed (quick runs, demos)."
+    )
     learning_rate: float | None = _opt("Peak learning rate; 5e-5 (full) or 2e-4 (LoRA) if unset.")
     epochs: int = _opt("Training epochs (early stopping may end sooner).", 4)
     batch_size: int = _opt("Packed sequences per optimizer step, before accumulation.", 8)
@@ -88,6 +92,8 @@ class TrainConfig:
         for name, value in positive.items():
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"`{name}` must be a positive int, got {value!r}.")
+        if self.max_examples is not None and self.max_examples <= 0:
+            raise ConfigError(f"`max_examples` must be a positive int, got {self.max_examples}.")
         if self.patience < 0:
             raise ConfigError(f"`patience` must be 0 or more, got {self.patience}.")
         if self.learning_rate is not None and not 0 < self.learning_rate < 1:

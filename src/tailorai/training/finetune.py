@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -170,6 +171,13 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
             f"No training examples for scope {config.scope} in {config.data}. "
             f"Check the user id or the segment name (segments come from meta.{config.group_by})."
         )
+    if config.max_examples:
+        sample = random.Random(config.seed)
+        held_out = max(1, config.max_examples // 4)
+        if len(dataset.train) > config.max_examples:
+            dataset.train = sample.sample(dataset.train, config.max_examples)
+        if len(dataset.validation) > held_out:
+            dataset.validation = sample.sample(dataset.validation, held_out)
     if len(dataset.train) < MIN_EXAMPLES[config.method]:
         warnings.warn(
             f"Only {len(dataset.train)} training examples for {config.method} fine-tuning of "
@@ -245,6 +253,10 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         eval_dataset=validation_rows,
         callbacks=callbacks,
     )
+    if not progress:  # quiet means quiet: no per-step log dicts on stdout either
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     initial_val_loss = None
     if has_validation and not resume:
         initial_val_loss = float(trainer.evaluate()["eval_loss"])
