@@ -195,3 +195,10 @@ def test_qlora_without_a_gpu_says_what_to_use(tiny_dataset):
     ):
         warnings.simplefilter("ignore", FewExamplesWarning)
         finetune(_config(tiny_dataset, method="qlora"), progress=False)
+
+
+def test_max_examples_samples_train_and_validation(tiny_dataset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewExamplesWarning)
+        result = finetune(_config(tiny_dataset, epochs=1, max_examples=12), progress=False)
+    assert result.metrics["examples"] == {"train": 12, "validation": 3}
