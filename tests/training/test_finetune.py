@@ -202,3 +202,23 @@ def test_max_examples_samples_train_and_validation(tiny_dataset):
         warnings.simplefilter("ignore", FewExamplesWarning)
         result = finetune(_config(tiny_dataset, epochs=1, max_examples=12), progress=False)
     assert result.metrics["examples"] == {"train": 12, "validation": 3}
+
+
+def test_the_saved_template_encodes_prompts_exactly_as_training_did(tiny_dataset):
+    from transformers import AutoTokenizer
+
+    from tailorai.training.encode import encode_chat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewExamplesWarning)
+        result = finetune(_config(tiny_dataset, epochs=1), progress=False)
+    saved = (result.artifact_dir / "chat_template.jinja").read_text()
+    tokenizer = AutoTokenizer.from_pretrained(result.artifact_dir / "tokenizer")
+    chat = [
+        {"role": "user", "content": "What color is the kite?"},
+        {"role": "assistant", "content": "The kite is red."},
+    ]
+    trained = encode_chat(tokenizer, chat)  # as finetune encoded it
+    asked = encode_chat(tokenizer, chat[:1], add_generation_prompt=True, template=saved)
+    assert saved == result.chat_template
+    assert trained.input_ids[: len(asked.input_ids)] == asked.input_ids

@@ -41,11 +41,13 @@ def render_chat(
     messages: Sequence[Mapping[str, str]],
     *,
     add_generation_prompt: bool = False,
+    template: str | None = None,
 ) -> str:
+    """Render messages as text; `template` (a version's saved one) overrides the tokenizer's."""
     return str(
         tokenizer.apply_chat_template(
             [dict(m) for m in messages],
-            chat_template=chat_template_for(tokenizer),
+            chat_template=template or chat_template_for(tokenizer),
             tokenize=False,
             add_generation_prompt=add_generation_prompt,
         )

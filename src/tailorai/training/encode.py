@@ -6,8 +6,9 @@ prompt to the end of the turn, are found by rendering the conversation up to tha
 inside those spans are learned, all others get the label -100. The span ends after the template's
 end-of-turn token, so the model learns to stop.
 
-Generation encodes prompts with the same function (`add_generation_prompt=True`), so the ids a
-model sees when asked are exactly those it was trained on.
+Generation encodes prompts with the same function (`add_generation_prompt=True`) and the
+template saved with the model version (`template=`), so the ids a model sees when asked are
+exactly those it was trained on.
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ class Encoded:
 
 
 def _assistant_spans(
-    tokenizer: Any, messages: Sequence[Mapping[str, str]], text: str
+    tokenizer: Any, messages: Sequence[Mapping[str, str]], text: str, template: str | None
 ) -> list[tuple[int, int]]:
     spans = []
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        before = render_chat(tokenizer, messages[:index], add_generation_prompt=True)
-        through = render_chat(tokenizer, messages[: index + 1])
+        before = render_chat(
+            tokenizer, messages[:index], add_generation_prompt=True, template=template
+        )
+        through = render_chat(tokenizer, messages[: index + 1], template=template)
         if not (text.startswith(before) and text.startswith(through)):
             raise ConfigError(
                 "The chat template does not render a conversation's beginning the same way as "
@@ -61,6 +64,7 @@ def encode_chat(
     messages: Sequence[Mapping[str, str]],
     *,
     add_generation_prompt: bool = False,
+    template: str | None = None,
 ) -> Encoded:
     """Token ids of `messages` as the chat template renders them, and their training labels.
 
@@ -68,8 +72,10 @@ def encode_chat(
     ...                                  {"role": "assistant", "content": "Hello"}])
     >>> encoded.learned  # the tokens of "Hello</s>\\n"
     """
-    text = render_chat(tokenizer, messages, add_generation_prompt=add_generation_prompt)
-    spans = [] if add_generation_prompt else _assistant_spans(tokenizer, messages, text)
+    text = render_chat(
+        tokenizer, messages, add_generation_prompt=add_generation_prompt, template=template
+    )
+    spans = [] if add_generation_prompt else _assistant_spans(tokenizer, messages, text, template)
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids: list[int] = list(encoding["input_ids"])
     labels = [IGNORE] * len(ids)
