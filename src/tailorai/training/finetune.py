@@ -231,6 +231,7 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=config.logging_steps,
+        logging_first_step=True,  # short runs still draw a training curve
         report_to=_report_to(config) or "none",
         seed=config.seed,
         use_cpu=not torch.cuda.is_available(),
