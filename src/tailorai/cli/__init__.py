@@ -10,7 +10,9 @@ import typer
 from tailorai import __version__
 from tailorai.cli.data import data_app
 from tailorai.cli.demo import demo
+from tailorai.cli.evaluate import evaluate_command
 from tailorai.cli.models import models_app
+from tailorai.cli.plan import plan_command
 from tailorai.cli.train import train_command
 from tailorai.errors import TailorError
 
@@ -27,6 +29,8 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.command(name="train")(train_command)
+app.command(name="plan")(plan_command)
+app.command(name="evaluate")(evaluate_command)
 app.command(name="demo")(demo)
 
 

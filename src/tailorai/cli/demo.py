@@ -57,7 +57,14 @@ def demo(
         versions = train(config, progress=False)
     registry = Registry()
     promoted = registry.promote(versions[0].ref)
+    from tailorai.cli.plan import print_plan
+    from tailorai.training.ladder import LadderThresholds, plan_dataset
+
+    thresholds = LadderThresholds()
+    ladder = plan_dataset(out, thresholds=thresholds, measure=False, registry=registry)
     if as_json:
         typer.echo(json.dumps([promoted.as_dict()], indent=2, default=str))
+        typer.echo(json.dumps(ladder.as_dict(), indent=2, ensure_ascii=False))
     else:
         print_versions([promoted])
+        print_plan(ladder, thresholds, out)
