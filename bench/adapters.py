@@ -1,0 +1,289 @@
+"""Segment adapters: 8 LoRA adapters on one base, beside 8 separate full fine-tunes.
+
+Data: the examples `tailor data prepare` makes from the shipped persona-chat dialogues and
+customer-support turns (PII step off for speed), each given a `meta.segment` (one of 8, by a hash
+of its user id, so a user's examples stay in one segment), then sampled to the same number of
+examples per segment.
+
+Base model: stories260k (292K parameters) is too small for adapters to matter, so both sides
+start from a randomly initialised Llama of ~26M parameters (stories260k's tokenizer and context,
+a wider and deeper body) built from a config and saved to a temp folder; `--quick` uses a ~3M one.
+
+tailor side: `finetune(TrainConfig(method="lora", scope="segment:NAME"))` for each segment.
+Baseline: `finetune(TrainConfig(method="full", scope="segment:NAME"))` for each segment, the same
+pipeline (template, assistant-only loss, packing, evaluation and checkpoint every epoch), so the
+only difference is adapter versus whole model. Each side runs its 8 trainings in its own spawned
+child after the same warm-up; time is the wall time of the 8 `finetune()` calls (loading,
+encoding, training, evaluation, saving), disk the size of what each run keeps as its model (the
+adapter folder versus the model folder).
+
+    .venv/bin/python bench/adapters.py [--quick] [--per-segment N] [--epochs N] [--inputs FILE ...]
+
+The last line printed is one JSON object (see ../shared/BENCH.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import random
+import resource
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "src" / "tailorai" / "assets" / "samples"
+DEFAULT_INPUTS = (
+    SAMPLES / "Synthetic-Persona-Chat_valid.csv",
+    SAMPLES / "Bitext_Sample_Customer_Support_Training_Dataset_4514.csv",
+)
+SEGMENTS = 8
+# (hidden, intermediate, layers, heads) of the randomly initialised base
+BASES = {"default": (512, 1376, 8, 8), "quick": (192, 512, 4, 4)}
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _folder_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def build_base(out: Path, size: str) -> int:
+    """A randomly initialised Llama with the shipped model's tokenizer; returns its parameters."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tailorai.training import load_tokenizer
+
+    tokenizer = load_tokenizer()  # the shipped stories260k's
+    hidden, intermediate, layers, heads = BASES[size]
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return sum(p.numel() for p in model.parameters())
+
+
+def _warm_up(base: str) -> None:
+    """The same warm-up on both sides: imports, and two training steps of the base model."""
+    import matplotlib  # noqa: F401  (finetune draws a loss curve)
+    import peft  # noqa: F401
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    ids = torch.randint(3, model.config.vocab_size, (2, 256))
+    for _ in range(2):
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+def _side(data: str, base: str, method: str, segments: list[str], epochs: int, queue: Any) -> None:
+    """Train one model per segment with `method`, one after another, in this process."""
+    from tailorai.training.config import TrainConfig
+    from tailorai.training.finetune import finetune  # the package attribute is shadowed
+
+    _warm_up(base)
+    runs = []
+    started = time.perf_counter()
+    for segment in segments:
+        config = TrainConfig(
+            data=data,
+            base_model=base,
+            method=method,
+            scope=f"segment:{segment}",
+            epochs=epochs,
+            report_to=["none"],
+            seed=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FewExamplesWarning: small segments on purpose
+            result = finetune(config, progress=False)
+        kept = result.artifact_dir / ("adapter" if config.is_adapter else "model")
+        runs.append(
+            {
+                "segment": segment,
+                "model_mb": _folder_mb(kept),
+                "run_mb": _folder_mb(result.run_dir),
+                "train_seconds": result.metrics["seconds"],
+                "tokens": result.metrics["tokens"],
+                "best_val_loss": result.metrics["best_val_loss"],
+                "initial_val_loss": result.metrics["initial_val_loss"],
+            }
+        )
+        # Keep the disk low while the next trains: the figures above are taken already.
+        shutil.rmtree(result.run_dir / "checkpoints", ignore_errors=True)
+    seconds = time.perf_counter() - started
+    queue.put({"seconds": seconds, "runs": runs, "peak_rss_mb": _peak_rss_mb(), "lr": config.lr})
+
+
+def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def _segment_of(user_id: str) -> str:
+    return f"seg{int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % SEGMENTS}"
+
+
+def _prepare_data(
+    inputs: list[Path], out: Path, base: str, per_segment: int
+) -> tuple[Path, list[str], dict[str, Any]]:
+    """`tailor data prepare` once, a `meta.segment` on every example, `per_segment` of each."""
+    from tailorai.data import PrepareConfig
+    from tailorai.data.prepare import prepare
+    from tailorai.training import load_tokenizer
+    from tailorai.training.encode import encode_chat
+
+    prepared = out / "prepared"
+    report = prepare(inputs, prepared, PrepareConfig(pii="off"))
+    tokenizer = load_tokenizer(base)
+
+    def sample(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+        random.Random(0).shuffle(rows)
+        taken: dict[str, int] = {}
+        kept = []
+        for row in rows:
+            segment = _segment_of(str(row.get("user_id") or row["id"]))
+            if taken.get(segment, 0) >= n:
+                continue
+            encoded = encode_chat(tokenizer, row["messages"])
+            if len(encoded) > 512 or not encoded.learned:
+                continue  # finetune() would drop it; keep both sides on the same examples
+            row.setdefault("meta", {})["segment"] = segment
+            taken[segment] = taken.get(segment, 0) + 1
+            kept.append(row)
+        return kept
+
+    data = out / "data"
+    data.mkdir()
+    train = sample(_read_jsonl(prepared / "train.jsonl"), per_segment)
+    validation = sample(_read_jsonl(prepared / "validation.jsonl"), max(2, per_segment // 4))
+    _write_jsonl(data / "train.jsonl", train)
+    _write_jsonl(data / "validation.jsonl", validation)
+    segments = sorted({e["meta"]["segment"] for e in train})
+    return data, segments, {"train": len(train), "validation": len(validation), **report}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a ~3M base, 8 examples a segment")
+    parser.add_argument(
+        "--per-segment", type=int, default=None, help="training examples per segment (24)"
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="epochs on both sides (2)")
+    parser.add_argument(
+        "--inputs", type=Path, nargs="+", default=list(DEFAULT_INPUTS), help="raw data files"
+    )
+    args = parser.parse_args()
+    per_segment = args.per_segment or (8 if args.quick else 24)
+    size = "quick" if args.quick else "default"
+
+    with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp_name:
+        tmp = Path(tmp_name)
+        # Nothing this benchmark writes may touch the user's own home or database.
+        os.environ["TAILOR_HOME"] = str(tmp / "home")
+        os.environ["TAILOR_DATABASE_URL"] = f"sqlite:///{tmp / 'tailor.db'}"
+        base = tmp / "base"
+        parameters = build_base(base, size)
+        data, segments, counts = _prepare_data(args.inputs, tmp, str(base), per_segment)
+        print(
+            f"base: {parameters / 1e6:.1f}M parameters; {counts['train']} training examples "
+            f"in {len(segments)} segments",
+            flush=True,
+        )
+        baseline = _in_child(_side, str(data), str(base), "full", segments, args.epochs)
+        print(f"full fine-tunes: {baseline['seconds']:.1f}s", flush=True)
+        tailor = _in_child(_side, str(data), str(base), "lora", segments, args.epochs)
+        print(f"LoRA adapters:   {tailor['seconds']:.1f}s", flush=True)
+        base_mb = _folder_mb(base)
+
+    def total(side: dict[str, Any], key: str) -> float:
+        return sum(run[key] for run in side["runs"])
+
+    def mean_loss(side: dict[str, Any]) -> float | None:
+        losses = [r["best_val_loss"] for r in side["runs"] if r["best_val_loss"] is not None]
+        return round(sum(losses) / len(losses), 4) if losses else None
+
+    tailor_mb, baseline_mb = total(tailor, "model_mb"), total(baseline, "model_mb")
+    result = {
+        "bench": "adapters",
+        "adapters": len(tailor["runs"]),
+        "tailor_seconds": round(tailor["seconds"], 1),
+        "baseline_seconds": round(baseline["seconds"], 1),
+        "speedup": round(baseline["seconds"] / tailor["seconds"], 2),
+        "tailor_disk_mb": round(tailor_mb, 2),
+        "baseline_disk_mb": round(baseline_mb, 2),
+        "disk_ratio": round(tailor_mb / baseline_mb, 4),
+        "tailor_peak_rss_mb": round(tailor["peak_rss_mb"], 1),
+        "baseline_peak_rss_mb": round(baseline["peak_rss_mb"], 1),
+        "base_model": (
+            f"randomly initialised Llama, {parameters / 1e6:.1f}M parameters "
+            f"(hidden, intermediate, layers, heads = {BASES[size]}), stories260k tokenizer"
+        ),
+        "base_model_mb": round(base_mb, 1),
+        "tailor": "finetune(method='lora', scope='segment:NAME'), r=16, all linear layers",
+        "baseline": "finetune(method='full', scope='segment:NAME'): same pipeline",
+        "epochs": args.epochs,
+        "examples": {"train": counts["train"], "validation": counts["validation"]},
+        "tokens_per_segment": round(total(tailor, "tokens") / len(tailor["runs"])),
+        "train_seconds": {
+            "measured": "trainer.train() of all 8 runs, inside the seconds above",
+            "tailor": round(total(tailor, "train_seconds"), 1),
+            "baseline": round(total(baseline, "train_seconds"), 1),
+        },
+        "run_folder_mb_with_checkpoints": {
+            "tailor": round(total(tailor, "run_mb"), 1),
+            "baseline": round(total(baseline, "run_mb"), 1),
+        },
+        "learning_rate": {"tailor": tailor["lr"], "baseline": baseline["lr"]},
+        "mean_best_val_loss": {"tailor": mean_loss(tailor), "baseline": mean_loss(baseline)},
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,577 @@
+"""Training throughput and validation loss: `finetune()` beside the usual Transformers recipe.
+
+Data: the examples `tailor data prepare` makes from the shipped persona-chat dialogues and
+customer-support turns together (PII step off for speed), sampled with a fixed seed; only examples
+that fit the model's context with an assistant turn to learn are kept, so both sides train on
+exactly the same examples.
+
+tailor side: `finetune(TrainConfig(method="full"))`: chat template, loss on assistant turns only,
+packing with a block-diagonal mask. Baseline: the recipe tutorials teach, the same base model
+(the shipped stories260k), the chat-template-rendered text through
+`tokenizer(texts, padding=True, truncation=True, max_length=512)`, `DataCollatorForLanguageModeling
+(mlm=False)` (loss on every token), no packing, and `Trainer` with the same epochs, batch size,
+learning rate, schedule, optimizer, evaluation and checkpoint every epoch. Each side runs in its
+own spawned child (so peak memory is its own) after the same warm-up.
+
+Throughput is real (non-padding) tokens trained per second of `trainer.train()`, less the
+evaluation passes inside it; model loading and tokenization are left out on both sides. Both
+final models are then scored by one function on the same validation examples: mean loss per
+assistant token (the `encode_chat` labels), as `tailor_val_loss` / `baseline_val_loss`.
+
+    .venv/bin/python bench/train_throughput.py [--quick] [--examples N] [--epochs N] [--no-extras]
+        [--profile] [--inputs FILE ...]
+
+The last line printed is one JSON object (see ../shared/BENCH.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import resource
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "src" / "tailorai" / "assets" / "samples"
+DEFAULT_INPUTS = (
+    SAMPLES / "Synthetic-Persona-Chat_valid.csv",
+    SAMPLES / "Bitext_Sample_Customer_Support_Training_Dataset_4514.csv",
+)
+MAX_LENGTH = 512  # the baseline recipe's max_length; also stories260k's context
+BATCH_SIZE = 8
+WARMUP_STEPS = 2
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _warm_up(base: str) -> None:
+    """The same warm-up on both sides: a few full-width training steps of the base model."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    ids = torch.randint(3, model.config.vocab_size, (BATCH_SIZE, MAX_LENGTH))
+    for _ in range(WARMUP_STEPS):
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+def _train_seconds(log_history: list[dict[str, Any]], wall: float) -> float:
+    """Wall time of `trainer.train()` less the evaluation passes it ran (steps after the first)."""
+    evals = sum(e["eval_runtime"] for e in log_history if "eval_runtime" in e and e.get("step"))
+    return wall - evals
+
+
+def _tailor(
+    data: str, base: str, epochs: int, lr: float | None, method: str, batch_size: int, queue: Any
+) -> None:
+    from tailorai.training.config import TrainConfig
+    from tailorai.training.finetune import finetune  # the package attribute is shadowed
+
+    _warm_up(base)
+    config = TrainConfig(
+        data=data,
+        base_model=base,
+        method=method,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=lr,
+        report_to=["none"],
+        seed=0,
+    )
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FewExamplesWarning on --quick data
+        result = finetune(config, progress=False)
+    total = time.perf_counter() - started
+    peak = _peak_rss_mb()
+    checkpoints = sorted(
+        (result.run_dir / "checkpoints").glob("checkpoint-*"),
+        key=lambda p: int(p.name.rsplit("-", 1)[1]),
+    )
+    state = json.loads((checkpoints[-1] / "trainer_state.json").read_text(encoding="utf-8"))
+    m = result.metrics
+    queue.put(
+        {
+            "model_dir": str(result.artifact_dir / ("adapter" if config.is_adapter else "model")),
+            "adapter": config.is_adapter,
+            "lr": config.lr,
+            "examples": m["examples"]["train"],
+            "tokens_per_epoch": m["tokens"],
+            "rows": m["rows"]["train"],
+            "epochs_run": m["epochs_run"],
+            "steps": state["global_step"],
+            "train_wall_seconds": m["seconds"],
+            "seconds": _train_seconds(state["log_history"], m["seconds"]),
+            "total_seconds": total,
+            "peak_rss_mb": peak,
+        }
+    )
+
+
+def _baseline(data: str, base: str, out: str, epochs: int, lr: float, queue: Any) -> None:
+    import torch
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from tailorai.training import render_chat
+
+    _warm_up(base)
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token is None:  # the GPT-2 line of the recipe; stories260k has <unk>
+        tokenizer.pad_token = tokenizer.eos_token
+
+    def tokenize(path: Path) -> list[dict[str, list[int]]]:
+        texts = [render_chat(tokenizer, e["messages"]) for e in _read_jsonl(path)]
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH)
+        return [
+            {"input_ids": ids, "attention_mask": mask}
+            for ids, mask in zip(enc["input_ids"], enc["attention_mask"], strict=True)
+        ]
+
+    train = tokenize(Path(data) / "train.jsonl")
+    validation = tokenize(Path(data) / "validation.jsonl")
+    args = TrainingArguments(
+        output_dir=str(Path(out) / "checkpoints"),
+        per_device_train_batch_size=BATCH_SIZE,
+        per_device_eval_batch_size=BATCH_SIZE,
+        learning_rate=lr,
+        weight_decay=0.01,
+        warmup_steps=0.1,
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        max_grad_norm=1.0,
+        num_train_epochs=epochs,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=10,
+        report_to="none",
+        seed=0,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_pin_memory=False,
+        disable_tqdm=True,
+    )
+    torch.manual_seed(0)
+    trainer = Trainer(
+        model=AutoModelForCausalLM.from_pretrained(base),
+        args=args,
+        train_dataset=train,
+        eval_dataset=validation,
+        data_collator=DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm=False),
+        processing_class=tokenizer,
+    )
+    train_started = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - train_started
+    model_dir = Path(out) / "model"
+    trainer.save_model(str(model_dir))
+    total = time.perf_counter() - started
+    peak = _peak_rss_mb()
+    real = sum(sum(row["attention_mask"]) for row in train)
+    slots = sum(len(row["input_ids"]) for row in train)
+    queue.put(
+        {
+            "model_dir": str(model_dir),
+            "examples": len(train),
+            "tokens_per_epoch": real,
+            "padded_width": len(train[0]["input_ids"]),
+            "padding_share": 1 - real / slots,
+            "epochs_run": float(trainer.state.epoch or 0.0),
+            "steps": trainer.state.global_step,
+            "train_wall_seconds": wall,
+            "seconds": _train_seconds(trainer.state.log_history, wall),
+            "total_seconds": total,
+            "peak_rss_mb": peak,
+        }
+    )
+
+
+def _rate(run: dict[str, Any]) -> float:
+    """Real tokens trained per second."""
+    return float(run["tokens_per_epoch"] * run["epochs_run"] / run["seconds"])
+
+
+def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def assistant_val_loss(
+    model_dir: str, base: str, examples: list[dict[str, Any]], adapter: bool = False
+) -> float:
+    """Mean cross-entropy per assistant token (the `encode_chat` labels) over `examples`.
+
+    One function for every model compared, so the losses mean the same thing.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tailorai.training.encode import IGNORE, encode_chat
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), model_dir)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model.eval()
+    encoded = sorted((encode_chat(tokenizer, e["messages"]) for e in examples), key=len)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(encoded), 16):
+            batch = encoded[start : start + 16]
+            width = max(len(e) for e in batch)
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for i, e in enumerate(batch):
+                ids[i, : len(e)] = torch.tensor(e.input_ids)
+                labels[i, : len(e)] = torch.tensor(e.labels)
+                mask[i, : len(e)] = 1
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            target = labels[:, 1:]
+            total += float(
+                torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),
+                    target.reshape(-1),
+                    ignore_index=IGNORE,
+                    reduction="sum",
+                )
+            )
+            count += int((target != IGNORE).sum())
+    return total / count
+
+
+def _per_example_causal_sdpa(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    position_ids: Any = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """Attention of packed rows one example at a time (`is_causal`, no mask): what varlen
+    attention does, for the profile only. Examples start where position ids restart at 0."""
+    import torch
+    import torch.nn.functional as F
+
+    groups = query.shape[1] // key.shape[1]
+    key = key.repeat_interleave(groups, dim=1)
+    value = value.repeat_interleave(groups, dim=1)
+    width = query.shape[2]
+    rows = []
+    for b, positions in enumerate(position_ids.expand(query.shape[0], -1).tolist()):
+        starts = [
+            i
+            for i in range(width)
+            if positions[i] == 0 and (i + 1 == width or positions[i + 1] == 1)
+        ]
+        starts = starts if starts and starts[0] == 0 else [0, *starts]
+        ends = [*starts[1:], width]
+        rows.append(
+            torch.cat(
+                [
+                    F.scaled_dot_product_attention(
+                        query[b : b + 1, :, s:e],
+                        key[b : b + 1, :, s:e],
+                        value[b : b + 1, :, s:e],
+                        is_causal=True,
+                        scale=scaling,
+                    )
+                    for s, e in zip(starts, ends, strict=True)
+                ],
+                dim=2,
+            )
+        )
+    return torch.cat(rows).transpose(1, 2).contiguous(), None
+
+
+def profile(data: str, base: str, batches: int = 6) -> dict[str, Any]:
+    """Where a packed training step's time goes, beside the padded baseline's, same examples."""
+    import statistics
+
+    import torch
+    from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer
+
+    from tailorai.training.encode import encode_chat
+    from tailorai.training.packing import PackedDataset, collate_packed
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    encoded = [
+        encode_chat(tokenizer, e["messages"]) for e in _read_jsonl(Path(data) / "train.jsonl")
+    ]
+    rows = PackedDataset(encoded, MAX_LENGTH)
+    order = list(range(len(rows)))
+    random.Random(0).shuffle(order)
+    groups = [
+        [rows[i] for i in order[j : j + BATCH_SIZE]] for j in range(0, len(order), BATCH_SIZE)
+    ]
+    groups = [g for g in groups if len(g) == BATCH_SIZE][:batches]
+    collate_ms = []
+    packed = []
+    for group in groups:
+        started = time.perf_counter()
+        packed.append(collate_packed(group, pad_token_id=tokenizer.pad_token_id or 0))
+        collate_ms.append((time.perf_counter() - started) * 1000)
+    padded = []  # the same examples, BATCH_SIZE at a time, padded to MAX_LENGTH as the recipe does
+    examples = [e for group in groups for row in group for e in row]
+    for start in range(0, len(examples), BATCH_SIZE):
+        chunk = examples[start : start + BATCH_SIZE]
+        ids = torch.zeros((len(chunk), MAX_LENGTH), dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, e in enumerate(chunk):
+            ids[i, : len(e)] = torch.tensor(e.input_ids)
+            mask[i, : len(e)] = 1
+        padded.append(
+            {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
+        )
+    AttentionInterface.register("per_example_sdpa", _per_example_causal_sdpa)
+    models = {
+        "sdpa": AutoModelForCausalLM.from_pretrained(base),
+        "eager": AutoModelForCausalLM.from_pretrained(base, attn_implementation="eager"),
+        "per_example": AutoModelForCausalLM.from_pretrained(
+            base, attn_implementation="per_example_sdpa"
+        ),
+    }
+    no_mask = [{k: b[k] for k in ("input_ids", "labels", "position_ids")} for b in packed]
+    runs = {
+        "packed_4d_mask_sdpa": ("sdpa", packed),
+        "packed_4d_mask_eager": ("eager", packed[:2]),
+        "packed_position_ids_only_sdpa": ("sdpa", no_mask),
+        "packed_per_example_causal_sdpa": ("per_example", no_mask),
+        "padded_baseline_sdpa": ("sdpa", padded),
+    }
+    optimizers = {k: torch.optim.AdamW(m.parameters(), lr=1e-6) for k, m in models.items()}
+    for model in models.values():
+        model.config.use_cache = False
+        model.train()
+
+    def step(name: str, batch: dict[str, Any]) -> float:
+        started = time.perf_counter()
+        models[name](**batch).loss.backward()
+        optimizers[name].step()
+        optimizers[name].zero_grad()
+        return time.perf_counter() - started
+
+    for name, batches_ in runs.values():
+        step(name, batches_[0])
+    tokens = sum(len(e) for e in examples)
+    report: dict[str, Any] = {
+        "batches": len(groups),
+        "collate_packed_ms_per_batch": round(statistics.median(collate_ms), 2),
+    }
+    for label, (name, batches_) in runs.items():
+        seconds = sum(step(name, b) for b in batches_) * len(packed) / len(batches_)
+        report[f"{label}_real_tokens_per_s"] = round(tokens / seconds)
+    return report
+
+
+def _prepare_data(
+    inputs: list[Path], out: Path, base: str, n_train: int, n_val: int
+) -> dict[str, Any]:
+    """Run `tailor data prepare` once, then sample the examples both sides train on."""
+    from tailorai.data import PrepareConfig
+    from tailorai.data.prepare import prepare
+    from tailorai.training import load_tokenizer
+    from tailorai.training.encode import encode_chat
+
+    started = time.perf_counter()
+    prepared = out / "prepared"
+    report = prepare(inputs, prepared, PrepareConfig(pii="off"))
+    seconds = time.perf_counter() - started
+    tokenizer = load_tokenizer(base)
+
+    def sample(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+        rows = list(rows)
+        random.Random(0).shuffle(rows)
+        kept = []
+        for row in rows:
+            encoded = encode_chat(tokenizer, row["messages"])
+            # finetune() drops examples longer than the context or with nothing to learn.
+            if len(encoded) <= MAX_LENGTH and encoded.learned:
+                kept.append(row)
+                if len(kept) == n:
+                    break
+        return kept
+
+    train = sample(_read_jsonl(prepared / "train.jsonl"), n_train)
+    validation = sample(_read_jsonl(prepared / "validation.jsonl"), n_val)
+    data = out / "data"
+    data.mkdir()
+    _write_jsonl(data / "train.jsonl", train)
+    _write_jsonl(data / "validation.jsonl", validation)
+    return {
+        "path": str(data),
+        "validation": validation,
+        "prepared": report["examples"],
+        "prepare_seconds": round(seconds, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="150 examples, 1 epoch, no extras")
+    parser.add_argument("--examples", type=int, default=None, help="training examples (1,200)")
+    parser.add_argument("--validation", type=int, default=None, help="validation examples (200)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs on both sides (2; 1 quick)"
+    )
+    parser.add_argument("--learning-rate", type=float, default=5e-5, help="both sides (5e-5)")
+    parser.add_argument(
+        "--extras",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time tailor with 4 rows per batch, and LoRA (on unless --quick)",
+    )
+    parser.add_argument("--profile", action="store_true", help="add a per-step profile")
+    parser.add_argument(
+        "--inputs", type=Path, nargs="+", default=list(DEFAULT_INPUTS), help="raw data files"
+    )
+    args = parser.parse_args()
+    n_train = args.examples or (150 if args.quick else 1_200)
+    n_val = args.validation or (32 if args.quick else 200)
+    epochs = args.epochs or (1 if args.quick else 2)
+    if args.extras is None:
+        args.extras = not args.quick
+
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_name:
+        tmp = Path(tmp_name)
+        # Nothing this benchmark writes may touch the user's own home or database.
+        os.environ["TAILOR_HOME"] = str(tmp / "home")
+        os.environ["TAILOR_DATABASE_URL"] = f"sqlite:///{tmp / 'tailor.db'}"
+        from tailorai.training import resolve_model_path
+
+        base = resolve_model_path(None)  # the shipped stories260k, converted from GGUF once
+        data = _prepare_data(args.inputs, tmp, base, n_train, n_val)
+        print(f"prepared {data['prepared']} in {data['prepare_seconds']}s", flush=True)
+
+        baseline = _in_child(
+            _baseline, data["path"], base, str(tmp / "baseline"), epochs, args.learning_rate
+        )
+        baseline_rate = _rate(baseline)
+        print(f"baseline: {baseline_rate:,.0f} tokens/s, {baseline['steps']} steps", flush=True)
+        tailor = _in_child(
+            _tailor, data["path"], base, epochs, args.learning_rate, "full", BATCH_SIZE
+        )
+        tailor_rate = _rate(tailor)
+        print(f"tailor:   {tailor_rate:,.0f} tokens/s, {tailor['steps']} steps", flush=True)
+        extras = {}
+        if args.extras:
+            # Packed rows hold ~2 examples here, so 8 rows make half the baseline's updates per
+            # epoch; 4 rows match its real tokens per update.
+            extras["half_batch"] = _in_child(
+                _tailor, data["path"], base, epochs, args.learning_rate, "full", BATCH_SIZE // 2
+            )
+            extras["lora"] = _in_child(
+                _tailor, data["path"], base, epochs, None, "lora", BATCH_SIZE
+            )
+
+        validation = data["validation"]
+        losses = {
+            "base": assistant_val_loss(base, base, validation),
+            "tailor": assistant_val_loss(tailor["model_dir"], base, validation),
+            "baseline": assistant_val_loss(baseline["model_dir"], base, validation),
+        }
+        for name, run in extras.items():
+            losses[name] = assistant_val_loss(run["model_dir"], base, validation, run["adapter"])
+        profiled = profile(data["path"], base) if args.profile else None
+
+    result: dict[str, Any] = {
+        "bench": "train_throughput",
+        "base_model": "stories260k (shipped, 292K parameters)",
+        "tailor_tokens_per_s": round(tailor_rate, 1),
+        "baseline_tokens_per_s": round(baseline_rate, 1),
+        "speedup": round(tailor_rate / baseline_rate, 2),
+        "tailor_val_loss": round(losses["tailor"], 4),
+        "baseline_val_loss": round(losses["baseline"], 4),
+        "base_val_loss": round(losses["base"], 4),
+        "tailor_peak_rss_mb": round(tailor["peak_rss_mb"], 1),
+        "baseline_peak_rss_mb": round(baseline["peak_rss_mb"], 1),
+        "examples": {"train": tailor["examples"], "validation": len(validation)},
+        "epochs": epochs,
+        "batch_size": BATCH_SIZE,
+        "learning_rate": args.learning_rate,
+        "pii": "off",
+        "tokens_per_epoch": {
+            "tailor": tailor["tokens_per_epoch"],
+            "baseline": baseline["tokens_per_epoch"],
+        },
+        "optimizer_steps": {"tailor": tailor["steps"], "baseline": baseline["steps"]},
+        "tailor_packed_rows": tailor["rows"],
+        "tailor_padding_share_max": round(
+            1 - tailor["tokens_per_epoch"] / (tailor["rows"] * MAX_LENGTH), 3
+        ),
+        "baseline_padding_share": round(baseline["padding_share"], 3),
+        "baseline_padded_width": baseline["padded_width"],
+        "seconds": {
+            "measured": "trainer.train() less its evaluation passes; no loading, no tokenizing",
+            "tailor": round(tailor["seconds"], 1),
+            "baseline": round(baseline["seconds"], 1),
+            "tailor_finetune_total": round(tailor["total_seconds"], 1),
+            "baseline_total": round(baseline["total_seconds"], 1),
+        },
+        "val_loss_measured": "mean loss per assistant token (encode_chat labels), one function",
+    }
+    if "half_batch" in extras:
+        half = extras["half_batch"]
+        result["tailor_batch4_tokens_per_s"] = round(_rate(half), 1)
+        result["tailor_batch4_val_loss"] = round(losses["half_batch"], 4)
+        result["tailor_batch4_steps"] = half["steps"]
+    if "lora" in extras:
+        lora = extras["lora"]
+        result["tailor_lora_tokens_per_s"] = round(_rate(lora), 1)
+        result["tailor_lora_val_loss"] = round(losses["lora"], 4)
+        result["tailor_lora_learning_rate"] = lora["lr"]
+    if profiled is not None:
+        result["profile"] = profiled
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
