@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -405,6 +406,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - started, 1),
         "quick": args.quick,
     }
+    shutil.rmtree(home, ignore_errors=True)
     print(json.dumps(result))
 
 

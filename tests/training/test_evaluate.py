@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import math
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -51,6 +53,7 @@ def trained_home() -> Path:
     The segment and user adapters start from the global one, as `tailor train` does.
     """
     home = Path(tempfile.mkdtemp(prefix="tailor-eval-home-"))
+    atexit.register(shutil.rmtree, home, True)
     data = write_dataset(home / "dataset")
     store = Store(f"sqlite:///{home / 'tailor.db'}")
     registry = Registry(store, home=home)
@@ -233,3 +236,13 @@ def test_an_extra_version_row_matches_its_rung(registry):
         result.scores["global_adapter"].perplexity
     )
     assert result.scores["global@1"].rouge1 is None
+
+
+def test_an_adapter_comes_off_the_base_model_again(registry):
+    held_out = [json.loads(line) for line in (trained_home() / "dataset/validation.jsonl").open()]
+    options = {"registry": registry, "with_rouge": False}
+    alone = evaluate(held_out, rungs=["zero_shot"], **options)
+    after = evaluate(held_out, rungs=["user_adapter", "global_adapter", "zero_shot"], **options)
+    assert after.scores["zero_shot"].perplexity == pytest.approx(
+        alone.scores["zero_shot"].perplexity, rel=1e-6
+    )

@@ -52,7 +52,8 @@ def plan_command(
         user_adapter=user_adapter_min,
     )
     settings = get_settings(config)
-    store = Store(settings.database_url)
+    # Counting alone needs no database: only measuring reads the registered versions.
+    store = Store(settings.database_url) if measure else None
     try:
         with Console(stderr=True).status("Planning", spinner="dots"):
             result = plan_dataset(
@@ -60,10 +61,11 @@ def plan_command(
                 thresholds=thresholds,
                 group_by=group_by,
                 measure=measure,
-                registry=Registry(store, home=settings.home),
+                registry=Registry(store, home=settings.home) if store is not None else None,
             )
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
         return
