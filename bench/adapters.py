@@ -7,14 +7,15 @@ examples per segment.
 
 Base model: stories260k (292K parameters) is too small for adapters to matter, so both sides
 start from a randomly initialised Llama of ~26M parameters (stories260k's tokenizer and context,
-a wider and deeper body) built from a config and saved to a temp folder; `--quick` uses a ~3M one.
+a wider and deeper body) built from a config and saved to a temp folder; `--quick` uses a ~1M one.
 
 tailor side: `finetune(TrainConfig(method="lora", scope="segment:NAME"))` for each segment.
 Baseline: `finetune(TrainConfig(method="full", scope="segment:NAME"))` for each segment, the same
 pipeline (template, assistant-only loss, packing, evaluation and checkpoint every epoch), so the
-only difference is adapter versus whole model. Each side runs its 8 trainings in its own spawned
-child after the same warm-up; time is the wall time of the 8 `finetune()` calls (loading,
-encoding, training, evaluation, saving), disk the size of what each run keeps as its model (the
+only difference is adapter versus whole model. Each side runs in its own spawned child (so peak
+memory is its own) after the same warm-up, and the two take turns segment by segment, so load from
+other processes falls on both alike. Time is the wall time of the 8 `finetune()` calls (loading,
+encoding, training, evaluation, saving); disk is the size of what each run keeps as its model (the
 adapter folder versus the model folder).
 
     .venv/bin/python bench/adapters.py [--quick] [--per-segment N] [--epochs N] [--inputs FILE ...]
@@ -46,7 +47,7 @@ DEFAULT_INPUTS = (
 )
 SEGMENTS = 8
 # (hidden, intermediate, layers, heads) of the randomly initialised base
-BASES = {"default": (512, 1376, 8, 8), "quick": (192, 512, 4, 4)}
+BASES = {"default": (512, 1376, 8, 8), "quick": (128, 344, 4, 4)}
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -116,15 +117,14 @@ def _warm_up(base: str) -> None:
         optimizer.zero_grad()
 
 
-def _side(data: str, base: str, method: str, segments: list[str], epochs: int, queue: Any) -> None:
-    """Train one model per segment with `method`, one after another, in this process."""
+def _worker(data: str, base: str, method: str, epochs: int, tasks: Any, results: Any) -> None:
+    """One side: train one model per segment name received, with `method`, in this process."""
     from tailorai.training.config import TrainConfig
     from tailorai.training.finetune import finetune  # the package attribute is shadowed
 
     _warm_up(base)
-    runs = []
-    started = time.perf_counter()
-    for segment in segments:
+    results.put(None)  # ready
+    while (segment := tasks.get()) is not None:
         config = TrainConfig(
             data=data,
             base_model=base,
@@ -134,35 +134,60 @@ def _side(data: str, base: str, method: str, segments: list[str], epochs: int, q
             report_to=["none"],
             seed=0,
         )
+        started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # FewExamplesWarning: small segments on purpose
             result = finetune(config, progress=False)
+        seconds = time.perf_counter() - started
         kept = result.artifact_dir / ("adapter" if config.is_adapter else "model")
-        runs.append(
+        run_mb = _folder_mb(result.run_dir)
+        # Keep the disk low while the next trains: its size is taken already.
+        shutil.rmtree(result.run_dir / "checkpoints", ignore_errors=True)
+        results.put(
             {
                 "segment": segment,
+                "seconds": seconds,
                 "model_mb": _folder_mb(kept),
-                "run_mb": _folder_mb(result.run_dir),
+                "run_mb": run_mb,
                 "train_seconds": result.metrics["seconds"],
                 "tokens": result.metrics["tokens"],
                 "best_val_loss": result.metrics["best_val_loss"],
                 "initial_val_loss": result.metrics["initial_val_loss"],
+                "lr": config.lr,
+                "peak_rss_mb": _peak_rss_mb(),
             }
         )
-        # Keep the disk low while the next trains: the figures above are taken already.
-        shutil.rmtree(result.run_dir / "checkpoints", ignore_errors=True)
-    seconds = time.perf_counter() - started
-    queue.put({"seconds": seconds, "runs": runs, "peak_rss_mb": _peak_rss_mb(), "lr": config.lr})
 
 
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+def _run_sides(
+    data: str, base: str, segments: list[str], epochs: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Both sides in their own processes, taking turns segment by segment.
+
+    Taking turns spreads any load from other processes on the machine over both sides alike.
+    """
     context = mp.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    sides = {}
+    for method in ("full", "lora"):
+        tasks, results = context.Queue(), context.Queue()
+        process = context.Process(target=_worker, args=(data, base, method, epochs, tasks, results))
+        process.start()
+        sides[method] = (process, tasks, results)
+    for _, _, results in sides.values():
+        results.get()  # warmed up
+    runs: dict[str, list[dict[str, Any]]] = {"full": [], "lora": []}
+    for index, segment in enumerate(segments):
+        order = ("full", "lora") if index % 2 == 0 else ("lora", "full")
+        for method in order:
+            _, tasks, results = sides[method]
+            tasks.put(segment)
+            run = results.get()
+            runs[method].append(run)
+            print(f"{method:>4} {segment}: {run['seconds']:.1f}s", flush=True)
+    for process, tasks, _ in sides.values():
+        tasks.put(None)
+        process.join()
+    return runs
 
 
 def _segment_of(user_id: str) -> str:
@@ -210,17 +235,22 @@ def _prepare_data(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a ~3M base, 8 examples a segment")
     parser.add_argument(
-        "--per-segment", type=int, default=None, help="training examples per segment (24)"
+        "--quick", action="store_true", help="a ~1M base, 6 examples a segment, 1 epoch"
     )
-    parser.add_argument("--epochs", type=int, default=2, help="epochs on both sides (2)")
+    parser.add_argument(
+        "--per-segment", type=int, default=None, help="training examples per segment (40)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs on both sides (2; 1 with --quick)"
+    )
     parser.add_argument(
         "--inputs", type=Path, nargs="+", default=list(DEFAULT_INPUTS), help="raw data files"
     )
     args = parser.parse_args()
-    per_segment = args.per_segment or (8 if args.quick else 24)
+    per_segment = args.per_segment or (6 if args.quick else 40)
     size = "quick" if args.quick else "default"
+    epochs = args.epochs or (1 if args.quick else 2)
 
     with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp_name:
         tmp = Path(tmp_name)
@@ -235,31 +265,30 @@ def main() -> None:
             f"in {len(segments)} segments",
             flush=True,
         )
-        baseline = _in_child(_side, str(data), str(base), "full", segments, args.epochs)
-        print(f"full fine-tunes: {baseline['seconds']:.1f}s", flush=True)
-        tailor = _in_child(_side, str(data), str(base), "lora", segments, args.epochs)
-        print(f"LoRA adapters:   {tailor['seconds']:.1f}s", flush=True)
+        runs = _run_sides(str(data), str(base), segments, epochs)
         base_mb = _folder_mb(base)
+    tailor, baseline = runs["lora"], runs["full"]
 
-    def total(side: dict[str, Any], key: str) -> float:
-        return sum(run[key] for run in side["runs"])
+    def total(side: list[dict[str, Any]], key: str) -> float:
+        return float(sum(run[key] for run in side))
 
-    def mean_loss(side: dict[str, Any]) -> float | None:
-        losses = [r["best_val_loss"] for r in side["runs"] if r["best_val_loss"] is not None]
+    def mean_loss(side: list[dict[str, Any]]) -> float | None:
+        losses = [r["best_val_loss"] for r in side if r["best_val_loss"] is not None]
         return round(sum(losses) / len(losses), 4) if losses else None
 
     tailor_mb, baseline_mb = total(tailor, "model_mb"), total(baseline, "model_mb")
+    tailor_s, baseline_s = total(tailor, "seconds"), total(baseline, "seconds")
     result = {
         "bench": "adapters",
-        "adapters": len(tailor["runs"]),
-        "tailor_seconds": round(tailor["seconds"], 1),
-        "baseline_seconds": round(baseline["seconds"], 1),
-        "speedup": round(baseline["seconds"] / tailor["seconds"], 2),
+        "adapters": len(tailor),
+        "tailor_seconds": round(tailor_s, 1),
+        "baseline_seconds": round(baseline_s, 1),
+        "speedup": round(baseline_s / tailor_s, 2),
         "tailor_disk_mb": round(tailor_mb, 2),
         "baseline_disk_mb": round(baseline_mb, 2),
         "disk_ratio": round(tailor_mb / baseline_mb, 4),
-        "tailor_peak_rss_mb": round(tailor["peak_rss_mb"], 1),
-        "baseline_peak_rss_mb": round(baseline["peak_rss_mb"], 1),
+        "tailor_peak_rss_mb": round(max(r["peak_rss_mb"] for r in tailor), 1),
+        "baseline_peak_rss_mb": round(max(r["peak_rss_mb"] for r in baseline), 1),
         "base_model": (
             f"randomly initialised Llama, {parameters / 1e6:.1f}M parameters "
             f"(hidden, intermediate, layers, heads = {BASES[size]}), stories260k tokenizer"
@@ -267,9 +296,9 @@ def main() -> None:
         "base_model_mb": round(base_mb, 1),
         "tailor": "finetune(method='lora', scope='segment:NAME'), r=16, all linear layers",
         "baseline": "finetune(method='full', scope='segment:NAME'): same pipeline",
-        "epochs": args.epochs,
+        "epochs": epochs,
         "examples": {"train": counts["train"], "validation": counts["validation"]},
-        "tokens_per_segment": round(total(tailor, "tokens") / len(tailor["runs"])),
+        "tokens_per_segment": round(total(tailor, "tokens") / len(tailor)),
         "train_seconds": {
             "measured": "trainer.train() of all 8 runs, inside the seconds above",
             "tailor": round(total(tailor, "train_seconds"), 1),
@@ -279,7 +308,7 @@ def main() -> None:
             "tailor": round(total(tailor, "run_mb"), 1),
             "baseline": round(total(baseline, "run_mb"), 1),
         },
-        "learning_rate": {"tailor": tailor["lr"], "baseline": baseline["lr"]},
+        "learning_rate": {"tailor": tailor[0]["lr"], "baseline": baseline[0]["lr"]},
         "mean_best_val_loss": {"tailor": mean_loss(tailor), "baseline": mean_loss(baseline)},
     }
     print(json.dumps(result))
