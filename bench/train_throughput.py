@@ -6,20 +6,27 @@ that fit the model's context with an assistant turn to learn are kept, so both s
 exactly the same examples.
 
 tailor side: `finetune(TrainConfig(method="full"))`: chat template, loss on assistant turns only,
-packing with a block-diagonal mask. Baseline: the recipe tutorials teach, the same base model
-(the shipped stories260k), the chat-template-rendered text through
-`tokenizer(texts, padding=True, truncation=True, max_length=512)`, `DataCollatorForLanguageModeling
-(mlm=False)` (loss on every token), no packing, and `Trainer` with the same epochs, batch size,
-learning rate, schedule, optimizer, evaluation and checkpoint every epoch. Each side runs in its
-own spawned child (so peak memory is its own) after the same warm-up.
+8 examples a step packed end to end with per-example (varlen) attention, no padding. Baseline:
+the recipe tutorials teach, the same base model (the shipped stories260k), the chat-template-
+rendered text through `tokenizer(texts, padding=True, truncation=True, max_length=512)`,
+`DataCollatorForLanguageModeling(mlm=False)` (loss on every token), no packing, and `Trainer`
+with the same epochs, batch size, learning rate, schedule, optimizer, evaluation and checkpoint
+every epoch. Each side runs in its own spawned child (so peak memory is its own) after the same
+warm-up; by default each side runs twice, in ABBA order, so a drift in the machine's speed falls
+on both alike.
 
 Throughput is real (non-padding) tokens trained per second of `trainer.train()`, less the
 evaluation passes inside it; model loading and tokenization are left out on both sides. Both
 final models are then scored by one function on the same validation examples: mean loss per
 assistant token (the `encode_chat` labels), as `tailor_val_loss` / `baseline_val_loss`.
 
-    .venv/bin/python bench/train_throughput.py [--quick] [--examples N] [--epochs N] [--no-extras]
-        [--profile] [--inputs FILE ...]
+Extra (not with `--quick`): tailor LoRA at its default learning rate. `--profile` adds the
+training-step rates of the same examples packed flat with varlen attention (what tailor trains
+with), packed with a 4D block-diagonal mask (sdpa and eager), packed with position ids only
+(wrong: examples see each other), and padded as the baseline pads.
+
+    .venv/bin/python bench/train_throughput.py [--quick] [--examples N] [--epochs N] [--repeats N]
+        [--no-extras] [--profile] [--inputs FILE ...]
 
 The last line printed is one JSON object (see ../shared/BENCH.md).
 """
@@ -228,6 +235,17 @@ def _rate(run: dict[str, Any]) -> float:
     return float(run["tokens_per_epoch"] * run["epochs_run"] / run["seconds"])
 
 
+def _combine(turns: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side's repeated runs as one: seconds and tokens add up, memory is the highest."""
+    combined = dict(turns[0])
+    combined["tokens_per_epoch"] = sum(t["tokens_per_epoch"] for t in turns)
+    for key in ("seconds", "total_seconds"):
+        combined[key] = sum(t[key] for t in turns)
+    combined["peak_rss_mb"] = max(t["peak_rss_mb"] for t in turns)
+    combined["rates"] = [round(_rate(t)) for t in turns]
+    return combined
+
+
 def _in_child(target: Any, *args: Any) -> dict[str, Any]:
     context = mp.get_context("spawn")
     queue = context.Queue()
@@ -285,60 +303,14 @@ def assistant_val_loss(
     return total / count
 
 
-def _per_example_causal_sdpa(
-    module: Any,
-    query: Any,
-    key: Any,
-    value: Any,
-    attention_mask: Any,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-    position_ids: Any = None,
-    **kwargs: Any,
-) -> tuple[Any, None]:
-    """Attention of packed rows one example at a time (`is_causal`, no mask): what varlen
-    attention does, for the profile only. Examples start where position ids restart at 0."""
-    import torch
-    import torch.nn.functional as F
-
-    groups = query.shape[1] // key.shape[1]
-    key = key.repeat_interleave(groups, dim=1)
-    value = value.repeat_interleave(groups, dim=1)
-    width = query.shape[2]
-    rows = []
-    for b, positions in enumerate(position_ids.expand(query.shape[0], -1).tolist()):
-        starts = [
-            i
-            for i in range(width)
-            if positions[i] == 0 and (i + 1 == width or positions[i + 1] == 1)
-        ]
-        starts = starts if starts and starts[0] == 0 else [0, *starts]
-        ends = [*starts[1:], width]
-        rows.append(
-            torch.cat(
-                [
-                    F.scaled_dot_product_attention(
-                        query[b : b + 1, :, s:e],
-                        key[b : b + 1, :, s:e],
-                        value[b : b + 1, :, s:e],
-                        is_causal=True,
-                        scale=scaling,
-                    )
-                    for s, e in zip(starts, ends, strict=True)
-                ],
-                dim=2,
-            )
-        )
-    return torch.cat(rows).transpose(1, 2).contiguous(), None
-
-
 def profile(data: str, base: str, batches: int = 6) -> dict[str, Any]:
     """Where a packed training step's time goes, beside the padded baseline's, same examples."""
     import statistics
 
     import torch
-    from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tailorai.training.attention import PACKED, register
     from tailorai.training.encode import encode_chat
     from tailorai.training.packing import PackedDataset, collate_packed
 
@@ -354,11 +326,12 @@ def profile(data: str, base: str, batches: int = 6) -> dict[str, Any]:
     ]
     groups = [g for g in groups if len(g) == BATCH_SIZE][:batches]
     collate_ms = []
-    packed = []
+    flat, packed = [], []
     for group in groups:
         started = time.perf_counter()
-        packed.append(collate_packed(group, pad_token_id=tokenizer.pad_token_id or 0))
+        flat.append(collate_packed(group))
         collate_ms.append((time.perf_counter() - started) * 1000)
+        packed.append(collate_packed(group, flat=False, pad_token_id=tokenizer.pad_token_id or 0))
     padded = []  # the same examples, BATCH_SIZE at a time, padded to MAX_LENGTH as the recipe does
     examples = [e for group in groups for row in group for e in row]
     for start in range(0, len(examples), BATCH_SIZE):
@@ -371,21 +344,20 @@ def profile(data: str, base: str, batches: int = 6) -> dict[str, Any]:
         padded.append(
             {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
         )
-    AttentionInterface.register("per_example_sdpa", _per_example_causal_sdpa)
+    register()
     models = {
         "sdpa": AutoModelForCausalLM.from_pretrained(base),
         "eager": AutoModelForCausalLM.from_pretrained(base, attn_implementation="eager"),
-        "per_example": AutoModelForCausalLM.from_pretrained(
-            base, attn_implementation="per_example_sdpa"
-        ),
+        "packed": AutoModelForCausalLM.from_pretrained(base, attn_implementation=PACKED),
     }
     no_mask = [{k: b[k] for k in ("input_ids", "labels", "position_ids")} for b in packed]
+    # label: (model, the batches that hold all the examples, how many of them to time)
     runs = {
-        "packed_4d_mask_sdpa": ("sdpa", packed),
-        "packed_4d_mask_eager": ("eager", packed[:2]),
-        "packed_position_ids_only_sdpa": ("sdpa", no_mask),
-        "packed_per_example_causal_sdpa": ("per_example", no_mask),
-        "padded_baseline_sdpa": ("sdpa", padded),
+        "packed_4d_mask_sdpa": ("sdpa", packed, len(packed)),
+        "packed_4d_mask_eager": ("eager", packed, 2),  # slow: two batches, scaled up
+        "packed_position_ids_only_sdpa": ("sdpa", no_mask, len(no_mask)),
+        "packed_flat_varlen_tailor": ("packed", flat, len(flat)),
+        "padded_baseline_sdpa": ("sdpa", padded, len(padded)),
     }
     optimizers = {k: torch.optim.AdamW(m.parameters(), lr=1e-6) for k, m in models.items()}
     for model in models.values():
@@ -399,15 +371,17 @@ def profile(data: str, base: str, batches: int = 6) -> dict[str, Any]:
         optimizers[name].zero_grad()
         return time.perf_counter() - started
 
-    for name, batches_ in runs.values():
+    for name, batches_, _ in runs.values():
         step(name, batches_[0])
     tokens = sum(len(e) for e in examples)
     report: dict[str, Any] = {
-        "batches": len(groups),
-        "collate_packed_ms_per_batch": round(statistics.median(collate_ms), 2),
+        "examples": len(examples),
+        "packed_batches": len(packed),
+        "padded_batches": len(padded),
+        "collate_flat_ms_per_batch": round(statistics.median(collate_ms), 2),
     }
-    for label, (name, batches_) in runs.items():
-        seconds = sum(step(name, b) for b in batches_) * len(packed) / len(batches_)
+    for label, (name, batches_, timed) in runs.items():
+        seconds = sum(step(name, b) for b in batches_[:timed]) * len(batches_) / timed
         report[f"{label}_real_tokens_per_s"] = round(tokens / seconds)
     return report
 
@@ -457,7 +431,10 @@ def _prepare_data(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="150 examples, 1 epoch, no extras")
-    parser.add_argument("--examples", type=int, default=None, help="training examples (1,200)")
+    parser.add_argument("--examples", type=int, default=None, help="training examples (800)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="runs of each side, ABBA order (2; 1 quick)"
+    )
     parser.add_argument("--validation", type=int, default=None, help="validation examples (200)")
     parser.add_argument(
         "--epochs", type=int, default=None, help="epochs on both sides (2; 1 quick)"
@@ -467,18 +444,20 @@ def main() -> None:
         "--extras",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also time tailor with 4 rows per batch, and LoRA (on unless --quick)",
+        help="also time tailor LoRA (on unless --quick)",
     )
     parser.add_argument("--profile", action="store_true", help="add a per-step profile")
     parser.add_argument(
         "--inputs", type=Path, nargs="+", default=list(DEFAULT_INPUTS), help="raw data files"
     )
     args = parser.parse_args()
-    n_train = args.examples or (150 if args.quick else 1_200)
+    n_train = args.examples or (150 if args.quick else 800)
     n_val = args.validation or (32 if args.quick else 200)
     epochs = args.epochs or (1 if args.quick else 2)
     if args.extras is None:
         args.extras = not args.quick
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 2
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_name:
         tmp = Path(tmp_name)
@@ -491,23 +470,24 @@ def main() -> None:
         data = _prepare_data(args.inputs, tmp, base, n_train, n_val)
         print(f"prepared {data['prepared']} in {data['prepare_seconds']}s", flush=True)
 
-        baseline = _in_child(
-            _baseline, data["path"], base, str(tmp / "baseline"), epochs, args.learning_rate
-        )
-        baseline_rate = _rate(baseline)
-        print(f"baseline: {baseline_rate:,.0f} tokens/s, {baseline['steps']} steps", flush=True)
-        tailor = _in_child(
-            _tailor, data["path"], base, epochs, args.learning_rate, "full", BATCH_SIZE
-        )
-        tailor_rate = _rate(tailor)
-        print(f"tailor:   {tailor_rate:,.0f} tokens/s, {tailor['steps']} steps", flush=True)
+        # Turns in ABBA order, so a drift in the machine's speed (other load, clocks) falls on
+        # both sides alike; each side's rate is its tokens over its seconds, all turns together.
+        turns: dict[str, list[dict[str, Any]]] = {"baseline": [], "tailor": []}
+        for repeat in range(args.repeats):
+            for side in ("baseline", "tailor") if repeat % 2 == 0 else ("tailor", "baseline"):
+                if side == "baseline":
+                    out = str(tmp / f"baseline-{repeat}")
+                    run = _in_child(_baseline, data["path"], base, out, epochs, args.learning_rate)
+                else:
+                    run = _in_child(
+                        _tailor, data["path"], base, epochs, args.learning_rate, "full", BATCH_SIZE
+                    )
+                turns[side].append(run)
+                print(f"{side:>8}: {_rate(run):,.0f} tokens/s, {run['steps']} steps", flush=True)
+        baseline, tailor = _combine(turns["baseline"]), _combine(turns["tailor"])
+        baseline_rate, tailor_rate = _rate(baseline), _rate(tailor)
         extras = {}
         if args.extras:
-            # Packed rows hold ~2 examples here, so 8 rows make half the baseline's updates per
-            # epoch; 4 rows match its real tokens per update.
-            extras["half_batch"] = _in_child(
-                _tailor, data["path"], base, epochs, args.learning_rate, "full", BATCH_SIZE // 2
-            )
             extras["lora"] = _in_child(
                 _tailor, data["path"], base, epochs, None, "lora", BATCH_SIZE
             )
@@ -539,18 +519,17 @@ def main() -> None:
         "learning_rate": args.learning_rate,
         "pii": "off",
         "tokens_per_epoch": {
-            "tailor": tailor["tokens_per_epoch"],
-            "baseline": baseline["tokens_per_epoch"],
+            "tailor": turns["tailor"][0]["tokens_per_epoch"],
+            "baseline": turns["baseline"][0]["tokens_per_epoch"],
         },
+        "repeats": args.repeats,
+        "tokens_per_s_each_run": {"tailor": tailor["rates"], "baseline": baseline["rates"]},
         "optimizer_steps": {"tailor": tailor["steps"], "baseline": baseline["steps"]},
-        "tailor_packed_rows": tailor["rows"],
-        "tailor_padding_share_max": round(
-            1 - tailor["tokens_per_epoch"] / (tailor["rows"] * MAX_LENGTH), 3
-        ),
+        "tailor_padding_share": 0.0,  # flat packed batches hold no padding at all
         "baseline_padding_share": round(baseline["padding_share"], 3),
         "baseline_padded_width": baseline["padded_width"],
         "seconds": {
-            "measured": "trainer.train() less its evaluation passes; no loading, no tokenizing",
+            "measured": "trainer.train() less its evaluation passes, all runs of a side",
             "tailor": round(tailor["seconds"], 1),
             "baseline": round(baseline["seconds"], 1),
             "tailor_finetune_total": round(tailor["total_seconds"], 1),
@@ -558,11 +537,6 @@ def main() -> None:
         },
         "val_loss_measured": "mean loss per assistant token (encode_chat labels), one function",
     }
-    if "half_batch" in extras:
-        half = extras["half_batch"]
-        result["tailor_batch4_tokens_per_s"] = round(_rate(half), 1)
-        result["tailor_batch4_val_loss"] = round(losses["half_batch"], 4)
-        result["tailor_batch4_steps"] = half["steps"]
     if "lora" in extras:
         lora = extras["lora"]
         result["tailor_lora_tokens_per_s"] = round(_rate(lora), 1)

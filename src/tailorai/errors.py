@@ -10,7 +10,8 @@ One base class, one subclass per stage, so callers can catch as broadly or narro
     ├── ModelError              a base model or tokenizer could not be found or loaded
     ├── RegistryError           a model version could not be found, registered, promoted,
     │                           rolled back or exported
-    └── DivergedError           the training loss became NaN, infinite or exploded
+    ├── DivergedError           the training loss became NaN, infinite or exploded
+    └── NotImprovedError        no trained scope beat its starting point's validation loss
 
 Messages say what was wrong, what was received, and how to fix it.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "DivergedError",
     "MissingDependency",
     "ModelError",
+    "NotImprovedError",
     "RegistryError",
     "StoreError",
     "TailorError",
@@ -64,3 +66,7 @@ class RegistryError(TailorError):
 
 class DivergedError(TailorError):
     """The training loss became NaN, infinite or exploded; the run stopped."""
+
+
+class NotImprovedError(TailorError):
+    """Training ended no better than it started for every scope; nothing was registered."""

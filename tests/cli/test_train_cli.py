@@ -54,6 +54,26 @@ def test_train_registers_a_version_whose_loss_went_down(tmp_path):
     assert "few-shot" in result.stderr  # 48 examples: the warning names the better route
 
 
+def test_a_run_that_only_got_worse_is_not_registered(tmp_path):
+    data = write_dataset(tmp_path / "data", n_train=16, n_validation=8, contradict=True)
+    env = _env(tmp_path)
+    cli = [sys.executable, "-m", "tailorai.cli"]
+    result = subprocess.run(
+        [*cli, "train", "--data", str(data), "--method", "full", "--learning-rate", "0.05"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Error: No version registered. global: not registered" in result.stderr
+    assert "Lower --learning-rate" in result.stderr and "Traceback" not in result.stderr
+    listed = subprocess.run(
+        [*cli, "models", "list", "--json"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert json.loads(listed.stdout) == []
+
+
 def test_train_without_data_is_one_clear_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "tailorai.cli", "train", "--data", str(tmp_path / "none")],

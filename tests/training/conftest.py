@@ -26,13 +26,19 @@ def _example(i: int, user: str, segment: str) -> dict:
     }
 
 
-def write_dataset(folder: Path, n_train: int = 48, n_validation: int = 12) -> Path:
+def write_dataset(
+    folder: Path, n_train: int = 48, n_validation: int = 12, *, contradict: bool = False
+) -> Path:
+    """`contradict`: validation answers contradict training ones, so validation loss rises."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = [
         _example(i, f"u{i % 4}", "buyers" if i % 2 else "browsers")
         for i in range(n_train + n_validation)
     ]
     random.Random(0).shuffle(rows)
+    if contradict:
+        for row in rows[n_train:]:
+            row["messages"][-1]["content"] = "Zebra quantum marmalade."
     for name, part in (("train", rows[:n_train]), ("validation", rows[n_train:])):
         with (folder / f"{name}.jsonl").open("w") as f:
             f.writelines(json.dumps(r) + "\n" for r in part)

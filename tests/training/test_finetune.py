@@ -106,12 +106,7 @@ def test_few_examples_warn_and_name_the_recommended_route(tiny_dataset):
 def test_early_stopping_keeps_the_best_epoch(tmp_path):
     from tests.training.conftest import write_dataset
 
-    data = write_dataset(tmp_path / "d", n_train=16, n_validation=8)
-    # Validation answers contradict training ones, so validation loss soon rises.
-    rows = [json.loads(line) for line in (data / "validation.jsonl").read_text().splitlines()]
-    for row in rows:
-        row["messages"][-1]["content"] = "Zebra quantum marmalade."
-    (data / "validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = write_dataset(tmp_path / "d", n_train=16, n_validation=8, contradict=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewExamplesWarning)
         result = finetune(
@@ -120,9 +115,23 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
         )
     metrics = result.metrics
     assert metrics["stopped_early"] and metrics["epochs_run"] < 12
-    val = [loss for _, loss in metrics["val_loss"]]
+    val = [loss for epoch, loss in metrics["val_loss"] if epoch > 0]  # less the starting point
     assert metrics["best_val_loss"] == pytest.approx(min(val))
     assert val[-1] > min(val)
+    assert metrics["improved"] is (min(val) < metrics["initial_val_loss"])
+
+
+def test_a_run_of_one_step_still_learns(tmp_path):
+    """Warmup is floored to whole steps: one step must not be spent at learning rate zero."""
+    from tests.training.conftest import write_dataset
+
+    data = write_dataset(tmp_path / "d", n_train=6, n_validation=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewExamplesWarning)
+        result = finetune(_config(data, method="full", epochs=1, batch_size=8), progress=False)
+    tuned = AutoModelForCausalLM.from_pretrained(result.artifact_dir / "model").state_dict()
+    base = _base_state()
+    assert any(not torch.equal(base[n], tuned[n]) for n in base)
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_dataset, monkeypatch):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from tailorai.training.attention import PACKED, packed_attention
 from tailorai.training.encode import IGNORE, Encoded, encode_chat
 from tailorai.training.packing import PackedDataset, collate_packed, pack
 
@@ -28,8 +29,7 @@ def _tiny_model():
     return LlamaForCausalLM(config).eval()
 
 
-def test_packed_examples_see_only_themselves(tokenizer):
-    model = _tiny_model()
+def _two_examples(tokenizer):
     a = encode_chat(
         tokenizer, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
     )
@@ -37,7 +37,48 @@ def test_packed_examples_see_only_themselves(tokenizer):
         tokenizer,
         [{"role": "user", "content": "Where is it?"}, {"role": "assistant", "content": "At home."}],
     )
-    batch = collate_packed([[a, b]])
+    return a, b
+
+
+def test_flat_packed_examples_see_only_themselves(tokenizer):
+    model = _tiny_model()
+    a, b = _two_examples(tokenizer)
+    c = Encoded(a.input_ids[:5], a.labels[:5])
+    batch = collate_packed([[a, b], [c]])
+    assert batch["input_ids"].shape == (1, len(a) + len(b) + len(c))  # no padding at all
+    assert batch["cu_seq_lens_q"].tolist() == [0, len(a), len(a) + len(b), len(a) + len(b) + 5]
+    with torch.no_grad():
+        alone = [model(input_ids=torch.tensor([e.input_ids])).logits[0] for e in (a, b, c)]
+        with packed_attention(model) as switched:
+            assert switched and model.config._attn_implementation == PACKED
+            packed = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[0]
+    assert model.config._attn_implementation == "sdpa"  # restored for saving and generation
+    assert torch.allclose(packed[: len(a)], alone[0], atol=1e-5)
+    assert torch.allclose(packed[len(a) : len(a) + len(b)], alone[1], atol=1e-5)
+    assert torch.allclose(packed[len(a) + len(b) :], alone[2], atol=1e-5)
+
+
+def test_flat_batch_trains_like_separate_examples(tokenizer):
+    """The loss of a flat packed batch equals the token-weighted loss of its examples alone."""
+    model = _tiny_model()
+    a, b = _two_examples(tokenizer)
+    batch = collate_packed([[a], [b]])
+    with torch.no_grad(), packed_attention(model):
+        packed_loss = model(**batch).loss
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for e in (a, b):
+            labels = torch.tensor([e.labels])
+            n = int((labels[0, 1:] != IGNORE).sum())
+            total += float(model(input_ids=torch.tensor([e.input_ids]), labels=labels).loss) * n
+            count += n
+    assert abs(float(packed_loss) - total / count) < 1e-5
+
+
+def test_masked_packed_examples_see_only_themselves(tokenizer):
+    model = _tiny_model()
+    a, b = _two_examples(tokenizer)
+    batch = collate_packed([[a, b]], flat=False)
     with torch.no_grad():
         packed = model(
             input_ids=batch["input_ids"],
@@ -54,7 +95,7 @@ def test_collate_resets_positions_masks_boundaries_and_padding():
     a = Encoded([1, 5, 6, 7], [IGNORE, IGNORE, 6, 7])
     b = Encoded([1, 8, 9], [IGNORE, 8, 9])
     c = Encoded([1, 4], [IGNORE, 4])
-    batch = collate_packed([[a, b], [c]], pad_token_id=0)
+    batch = collate_packed([[a, b], [c]], flat=False, pad_token_id=0)
     assert batch["input_ids"].shape == (2, 8)  # padded to a multiple of 8 only
     assert batch["position_ids"][0, :7].tolist() == [0, 1, 2, 3, 0, 1, 2]
     assert batch["labels"][0, 4].item() == IGNORE  # b's first token is not predicted from a

@@ -47,7 +47,7 @@ def train_command(
     Example: tailor train --data dataset --method lora --scope segment:all
     """
     from tailorai.training.finetune import FewExamplesWarning
-    from tailorai.training.job import train
+    from tailorai.training.job import NotImprovedWarning, train
 
     options: dict[str, Any] = dict(get_settings(config).train)  # tailor.yaml's train: part
     given = {
@@ -75,9 +75,10 @@ def train_command(
     # Training logs go to stderr: stdout is for the result, which --json makes machine-readable.
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("always", FewExamplesWarning)
+        warnings.simplefilter("always", NotImprovedWarning)
         versions = train(train_config, progress=not as_json)
     for warning in caught:
-        if issubclass(warning.category, FewExamplesWarning):
+        if issubclass(warning.category, FewExamplesWarning | NotImprovedWarning):
             console.print(f"[yellow]Warning:[/yellow] {warning.message}")
     if not versions:
         return  # a worker process under torchrun: the main process registers and reports

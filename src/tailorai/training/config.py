@@ -56,14 +56,21 @@ class TrainConfig:
     )
     learning_rate: float | None = _opt("Peak learning rate; 5e-5 (full) or 2e-4 (LoRA) if unset.")
     epochs: int = _opt("Training epochs (early stopping may end sooner).", 4)
-    batch_size: int = _opt("Packed sequences per optimizer step, before accumulation.", 8)
+    batch_size: int = _opt(
+        "Examples per optimizer step before accumulation (packed rows without varlen attention).",
+        8,
+    )
     gradient_accumulation: int = _opt("Steps whose gradients add up before each update.", 1)
     weight_decay: float = _opt("AdamW weight decay.", 0.01)
     warmup_ratio: float = _opt("Share of steps with a linear learning-rate warmup.", 0.1)
     max_grad_norm: float = _opt("Gradient clipping norm.", 1.0)
     patience: int = _opt("Epochs without validation improvement before stopping.", 2)
     max_seq_len: int | None = _opt("Packed sequence length; the model's context when unset.")
-    packing: bool = _opt("Pack short examples into full-length sequences.", True)
+    packing: bool = _opt(
+        "Pack examples without padding: end to end with per-example attention, or into "
+        "full-length rows with a block-diagonal mask for models whose attention is fixed.",
+        True,
+    )
     lora_r: int = _opt("LoRA rank.", 16)
     lora_alpha: int = _opt("LoRA scaling alpha.", 32)
     lora_dropout: float = _opt("LoRA dropout.", 0.05)

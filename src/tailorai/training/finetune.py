@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import random
 import shutil
@@ -26,6 +27,7 @@ import yaml
 
 from tailorai.errors import ConfigError, DataError, MissingDependency
 from tailorai.settings import get_settings
+from tailorai.training.attention import packed_attention
 from tailorai.training.base_model import context_length, resolve_model_path
 from tailorai.training.chat_template import chat_template_for
 from tailorai.training.config import TrainConfig, parse_scope
@@ -65,8 +67,12 @@ def _run_dir(config: TrainConfig, dataset: Dataset) -> Path:
     return get_settings().home / "runs" / f"{slug}-{config.method}-{digest}"
 
 
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def _distributed() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return _world_size() > 1
 
 
 def _report_to(config: TrainConfig) -> list[str]:
@@ -156,13 +162,52 @@ def _save_artifact(
     return final
 
 
+def _arguments(
+    config: TrainConfig, output_dir: Path, steps: int, *, evaluate: bool, progress: bool
+) -> Any:
+    """Trainer arguments; `steps` is the number of optimizer steps the run will take."""
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        # Floored: a run of a few steps must not spend them at a learning rate near zero.
+        warmup_steps=int(config.warmup_ratio * steps),
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        max_grad_norm=config.max_grad_norm,
+        num_train_epochs=config.epochs,
+        eval_strategy="epoch" if evaluate else "no",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,  # short runs still draw a training curve
+        report_to=_report_to(config) or "none",
+        seed=config.seed,
+        use_cpu=not torch.cuda.is_available(),
+        # Under torchrun/accelerate on CPUs, processes talk over gloo; alone, no backend at all.
+        ddp_backend="gloo" if _distributed() and not torch.cuda.is_available() else None,
+        remove_unused_columns=False,
+        dataloader_pin_memory=False,
+        disable_tqdm=not progress,
+    )
+
+
 def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     """Train one model for one scope and return where its artifact is (not yet registered).
 
     >>> result = finetune(TrainConfig(data="dataset", method="lora", scope="global"))
     >>> result.metrics["best_val_loss"]
     """
-    from transformers import AutoTokenizer, EarlyStoppingCallback, TrainingArguments
+    from transformers import AutoTokenizer, EarlyStoppingCallback
 
     kind, value = parse_scope(config.scope)
     dataset = load_dataset(config.data).scoped(kind, value, config.group_by)
@@ -197,10 +242,6 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
             f"None of the {len(dataset.train)} training examples fits {limit} tokens with an "
             "assistant turn to learn. Raise --max-seq-len or prepare with --max-tokens."
         )
-    train_rows = PackedDataset(train, limit, packing=config.packing)
-    validation_rows = (
-        PackedDataset(validation, limit, packing=config.packing) if validation else None
-    )
 
     run_dir = _run_dir(config, dataset)
     checkpoints = run_dir / "checkpoints"
@@ -209,61 +250,46 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         shutil.rmtree(checkpoints)  # a fresh run must not pick up an old run's state
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    import torch
-
-    has_validation = validation_rows is not None
-    args = TrainingArguments(
-        output_dir=str(checkpoints),
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation,
-        learning_rate=config.lr,
-        weight_decay=config.weight_decay,
-        warmup_steps=config.warmup_ratio,  # below 1: a share of the steps
-        lr_scheduler_type="linear",
-        optim="adamw_torch",
-        max_grad_norm=config.max_grad_norm,
-        num_train_epochs=config.epochs,
-        eval_strategy="epoch" if has_validation else "no",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=has_validation,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        logging_steps=config.logging_steps,
-        logging_first_step=True,  # short runs still draw a training curve
-        report_to=_report_to(config) or "none",
-        seed=config.seed,
-        use_cpu=not torch.cuda.is_available(),
-        # Under torchrun/accelerate on CPUs, processes talk over gloo; alone, no backend at all.
-        ddp_backend="gloo" if _distributed() and not torch.cuda.is_available() else None,
-        remove_unused_columns=False,
-        dataloader_pin_memory=False,
-        disable_tqdm=not progress,
-    )
+    has_validation = bool(validation)
     history = LossHistory()
     callbacks: list[Any] = [history]
     if has_validation and config.patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     model = _model(config, base)
-    trainer = TailorTrainer(
-        model=model,
-        args=args,
-        data_collator=functools.partial(collate_packed, pad_token_id=tokenizer.pad_token_id or 0),
-        train_dataset=train_rows,
-        eval_dataset=validation_rows,
-        callbacks=callbacks,
-    )
-    if not progress:  # quiet means quiet: no per-step log dicts on stdout either
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
     initial_val_loss = None
-    if has_validation and not resume:
-        initial_val_loss = float(trainer.evaluate()["eval_loss"])
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=True if resume else None)
-    seconds = time.perf_counter() - started
+    # Saving happens after the block, so the saved model keeps its own attention.
+    with packed_attention(model, enabled=config.packing) as flat:
+        # Flat batches are padding-free whatever they hold, so a batch is `batch_size` examples
+        # (as in the usual recipe); only the masked layout fills rows of `limit` tokens.
+        train_rows = PackedDataset(train, limit, packing=config.packing and not flat)
+        validation_rows = (
+            PackedDataset(validation, limit, packing=config.packing and not flat)
+            if validation
+            else None
+        )
+        per_step = config.batch_size * config.gradient_accumulation * _world_size()
+        steps = math.ceil(len(train_rows) / per_step) * config.epochs
+        args = _arguments(config, checkpoints, steps, evaluate=has_validation, progress=progress)
+        collate = functools.partial(
+            collate_packed, flat=flat, pad_token_id=tokenizer.pad_token_id or 0
+        )
+        trainer = TailorTrainer(
+            model=model,
+            args=args,
+            data_collator=collate,
+            train_dataset=train_rows,
+            eval_dataset=validation_rows,
+            callbacks=callbacks,
+        )
+        if not progress:  # quiet means quiet: no per-step log dicts on stdout either
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
+        if has_validation and not resume:
+            initial_val_loss = float(trainer.evaluate()["eval_loss"])
+        started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=True if resume else None)
+        seconds = time.perf_counter() - started
     state = trainer.state
     epochs_run = float(state.epoch or 0.0)
     metrics: dict[str, Any] = {
@@ -279,6 +305,12 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         "tokens_per_s": round(train_rows.tokens * epochs_run / seconds, 1) if seconds else 0.0,
         "initial_val_loss": initial_val_loss,
         "best_val_loss": state.best_metric,
+        # False when no epoch beat the starting point: the model is worse than what it began as.
+        "improved": (
+            None
+            if initial_val_loss is None or state.best_metric is None
+            else state.best_metric < initial_val_loss
+        ),
         "best_checkpoint": state.best_model_checkpoint,
         "train_loss": history.train,
         "val_loss": history.validation,

@@ -4,20 +4,40 @@ A scope of `segment:all` trains one adapter per segment found in the data. Segme
 adapters start from the production global adapter when there is one (the non-personalized
 baseline they must beat), so personalization adds to what all users share rather than
 relearning it. Only the main process registers versions when several run under torchrun.
+
+A run whose validation loss never went below its starting point is not registered: it would be
+a version worse than the model it started from (the base, or the global adapter). Its artifact
+stays in the run folder; `NotImprovedWarning` says so, and when no scope improved at all the
+job fails with the figures and what to change.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import replace
 
-from tailorai.errors import ConfigError
+from tailorai.errors import ConfigError, NotImprovedError
 from tailorai.training.config import TrainConfig, parse_scope
 from tailorai.training.dataset import load_dataset
 from tailorai.training.finetune import TrainResult, finetune
 from tailorai.training.registry import ModelVersion, Registry
 
-__all__ = ["train", "version_name"]
+__all__ = ["NotImprovedWarning", "train", "version_name"]
+
+
+class NotImprovedWarning(UserWarning):
+    """A scope's run ended no better than it started, so it was not registered."""
+
+
+def _not_improved(result: TrainResult) -> str:
+    m = result.metrics
+    return (
+        f"{result.config.scope}: not registered, validation loss never went below its starting "
+        f"point ({m['initial_val_loss']:.3f} before training, best {m['best_val_loss']:.3f} "
+        f"after). Lower --learning-rate, add examples, or use few-shot prompting for this scope "
+        f"(see `tailor plan`). The run is kept in {result.run_dir}."
+    )
 
 
 def version_name(scope: str) -> str:
@@ -81,13 +101,21 @@ def train(
                 f"has meta.{config.group_by}. Pass --group-by with the field that names segments."
             )
         scopes = [f"segment:{g}" for g in groups]
-    versions = []
+    versions, rejected = [], []
+    main_process = True
     for scope in scopes:
         scoped = replace(config, scope=scope)
         scoped.init_from = _init_from(scoped, registry)
         result = finetune(scoped, progress=progress)
         main_process = not dist.is_available() or not dist.is_initialized() or dist.get_rank() == 0
-        if main_process:
-            name = config.name if config.name and len(scopes) == 1 else version_name(scope)
-            versions.append(_register(result, registry, name))
+        if not main_process:
+            continue
+        if result.metrics.get("improved") is False:
+            rejected.append(_not_improved(result))
+            warnings.warn(rejected[-1], NotImprovedWarning, stacklevel=2)
+            continue
+        name = config.name if config.name and len(scopes) == 1 else version_name(scope)
+        versions.append(_register(result, registry, name))
+    if main_process and rejected and not versions:
+        raise NotImprovedError("No version registered. " + " ".join(rejected))
     return versions

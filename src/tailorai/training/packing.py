@@ -1,10 +1,15 @@
 """Sequence packing: many short examples in one full-length row, none attending to another.
 
-Rows are filled first-fit by decreasing length. In a packed row every example restarts its
-position ids at 0 and sees only itself through a block-diagonal causal mask (a 4D float mask:
-0 inside each example's causal triangle, -inf elsewhere). Resetting positions alone is not
-enough: without the mask, an example's logits change with whatever was packed before it.
-Batches are padded only to their longest row, and padding attends to itself alone.
+Rows are filled first-fit by decreasing length; a batch is a few rows. Every example restarts
+its position ids at 0 and must see only itself: resetting positions alone is not enough, since
+an example's logits would change with whatever was packed before it. Two batch layouts do that:
+
+- flat (the default): the batch's examples end to end in one row with no padding at all, and
+  `cu_seq_lens_q/k` (cumulative lengths, FlashAttention's varlen convention) saying where each
+  starts, for `attention.PACKED` or FlashAttention to attend within each example;
+- masked: rows padded to the longest, with a block-diagonal causal 4D float mask (0 inside each
+  example's causal triangle, -inf elsewhere; padding attends to itself alone), for models that
+  only take masks.
 """
 
 from __future__ import annotations
@@ -59,9 +64,15 @@ class PackedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
 
 
 def collate_packed(
-    rows: Sequence[Sequence[Encoded]], *, pad_token_id: int = 0, pad_to_multiple_of: int = 8
+    rows: Sequence[Sequence[Encoded]],
+    *,
+    flat: bool = True,
+    pad_token_id: int = 0,
+    pad_to_multiple_of: int = 8,
 ) -> dict[str, Any]:
-    """A batch: input ids, labels, reset position ids and the block-diagonal 4D attention mask."""
+    """A batch: input ids, labels, reset position ids, and example bounds (flat) or the mask."""
+    if flat:
+        return _collate_flat([example for row in rows for example in row])
     width = max(sum(len(e) for e in row) for row in rows)
     width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
     batch = len(rows)
@@ -89,4 +100,24 @@ def collate_packed(
         "labels": labels,
         "position_ids": position_ids,
         "attention_mask": mask,
+    }
+
+
+def _collate_flat(examples: Sequence[Encoded]) -> dict[str, Any]:
+    lengths = torch.tensor([len(e) for e in examples], dtype=torch.int32)
+    bounds = torch.zeros(len(examples) + 1, dtype=torch.int32)
+    bounds[1:] = lengths.cumsum(0)
+    labels = []
+    for example in examples:
+        # The first token is never predicted from the example packed before it.
+        labels += [IGNORE, *example.labels[1:]]
+    longest = int(lengths.max())
+    return {
+        "input_ids": torch.tensor([[t for e in examples for t in e.input_ids]]),
+        "labels": torch.tensor([labels]),
+        "position_ids": torch.cat([torch.arange(n) for n in lengths.tolist()]).unsqueeze(0),
+        "cu_seq_lens_q": bounds,
+        "cu_seq_lens_k": bounds,
+        "max_length_q": longest,
+        "max_length_k": longest,
     }
