@@ -18,7 +18,9 @@ stopping early on its own dev examples), two processes side by side. It then sco
 test set, the five rungs of `tailor evaluate`: zero-shot and few-shot (k=3 of the user's own
 training texts, retrieved by BM25, as many as fit the 512-token context) on the base model, and
 the global, segment and user adapters. A rung's figure is the mean over users of each user's
-perplexity of their test replies.
+perplexity of their test replies; a user whose segment or user adapter was refused (it ended no
+better than the global adapter it started from, so `tailor train` did not register it) counts at
+the global adapter's figure, as the router would serve them.
 
 `best_rung` is the personalized rung (few-shot, segment or user adapter) with the lowest
 perplexity; `reduction_vs_global` is how much lower it is than the global adapter's (the goal is
@@ -190,6 +192,7 @@ def _train_scope(job: tuple[str, dict[str, Any], int]) -> list[tuple[str, str, d
     import torch
 
     torch.set_num_threads(threads)
+    from tailorai.errors import NotImprovedError
     from tailorai.training import Registry, TrainConfig, train
 
     registry = Registry()
@@ -197,6 +200,9 @@ def _train_scope(job: tuple[str, dict[str, Any], int]) -> list[tuple[str, str, d
         with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore")
             versions = train(TrainConfig(**options, scope=scope), registry=registry, progress=False)
+    except NotImprovedError as refused:  # no better than the adapter it started from
+        _log(f"  {refused}")
+        return [(None, scope, {})]
     finally:
         registry.close()
     keys = ("initial_val_loss", "best_val_loss", "epochs_run", "examples")
@@ -205,8 +211,9 @@ def _train_scope(job: tuple[str, dict[str, Any], int]) -> list[tuple[str, str, d
 
 def train_rungs(
     data: Path, users: dict[str, dict[str, Any]], args: argparse.Namespace
-) -> dict[str, Any]:
-    """Train and promote the global adapter, then segment and user adapters starting from it.
+) -> tuple[dict[str, Any], list[str]]:
+    """Train and promote the global adapter, then segment and user adapters starting from it;
+    also the scopes whose adapter was refused for ending no better than where it started.
 
     The adapters after the global one are independent jobs: `--workers` processes train them
     side by side, one torch thread each.
@@ -224,10 +231,14 @@ def train_rungs(
         "patience": 1,
     }
     trained: dict[str, dict[str, Any]] = {}
+    refused: list[str] = []  # scopes whose adapter ended no better than the global one
     registry = Registry()
 
-    def promote(results: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def promote(results: list[tuple[str | None, str, dict[str, Any]]]) -> None:
         for ref, scope, metrics in results:
+            if ref is None:
+                refused.append(scope)
+                continue
             registry.promote(ref)
             trained[scope] = metrics
             _log(
@@ -261,7 +272,7 @@ def train_rungs(
             for results in pool.imap_unordered(_train_scope, jobs):
                 promote(results)
     registry.close()
-    return trained
+    return trained, refused
 
 
 def ladder_choice(
@@ -345,7 +356,7 @@ def main() -> None:
     )
 
     t0 = time.perf_counter()
-    trained = train_rungs(data, users, args)
+    trained, refused = train_rungs(data, users, args)
     train_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -356,10 +367,20 @@ def main() -> None:
     ladder = ladder_choice(train, dev, dev_eval, test_eval)
     evaluate_seconds = time.perf_counter() - t0
 
-    perplexity = {r: test_eval.scores[r].perplexity for r in RUNGS if r in test_eval.scores}
+    per_user = {
+        r: test_eval.scores[r].perplexity_by("user") for r in RUNGS if r in test_eval.scores
+    }
+    # A user whose segment or user adapter was refused is served by the global adapter, as
+    # the router would: every rung's figure is the mean over the same users.
+    everyone = per_user["global_adapter"]
+    perplexity = {
+        r: sum(values.get(u, everyone[u]) for u in everyone) / len(everyone)
+        if r in ("segment_adapter", "user_adapter")
+        else test_eval.scores[r].perplexity
+        for r, values in per_user.items()
+    }
     personalized = {r: perplexity[r] for r in ("few_shot", "segment_adapter", "user_adapter")}
     best = min(personalized, key=lambda r: personalized[r])
-    per_user = {r: test_eval.scores[r].perplexity_by("user") for r in perplexity}
     wins = sum(
         per_user["user_adapter"][u] < per_user["global_adapter"][u]
         for u in per_user["user_adapter"]
@@ -391,6 +412,11 @@ def main() -> None:
             "rungs": ladder["rungs"],
         },
         "user_adapter_beats_global_for": f"{wins}/{len(per_user['user_adapter'])} users",
+        "adapters_refused": {
+            "segment": sum(s.startswith("segment:") for s in refused),
+            "user": sum(s.startswith("user:") for s in refused),
+            "why": "dev loss never went below the global adapter's; those users get global",
+        },
         "few_shot_mean_shots": round(test_eval.scores["few_shot"].shots, 2),
         "examples": {"train": len(train), "dev": len(dev), "test": len(test)},
         "segments": dict(segments),
