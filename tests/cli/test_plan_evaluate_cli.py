@@ -40,6 +40,13 @@ def test_plan_table_and_json_by_counts(tmp_path):
     assert table.returncode == 0, table.stderr
     assert "Users" in table.stdout and "Segments" in table.stdout and "why" in table.stdout
     assert "user_adapter" in table.stdout and "by example counts" in table.stdout
+    assert "Users by rung: user_adapter 4" in table.stdout
+
+    top = _run("plan", "--data", str(data), "--top", "2", home=tmp_path / "h")
+    assert top.returncode == 0, top.stderr
+    assert "Users (2 of 4, most examples first)" in top.stdout
+    assert sum(f"│ u{i} " in top.stdout for i in range(4)) == 2
+    assert "Users by rung: few_shot 4 (all users: --top 0 or --json)" in top.stdout
 
     result = _run("plan", "--data", str(data), "--json", home=tmp_path / "h")
     assert result.returncode == 0, result.stderr

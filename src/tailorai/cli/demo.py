@@ -67,4 +67,4 @@ def demo(
         typer.echo(json.dumps(ladder.as_dict(), indent=2, ensure_ascii=False))
     else:
         print_versions([promoted])
-        print_plan(ladder, thresholds, out)
+        print_plan(ladder, thresholds, out, top=10)

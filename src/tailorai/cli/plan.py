@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tailorai.errors import ConfigError
 from tailorai.settings import get_settings
 
 __all__ = ["plan_command", "print_plan"]
@@ -32,6 +34,7 @@ def plan_command(
         "--measure/--no-measure",
         help="Let the held-out loss of registered models decide, where there are any.",
     ),
+    top: int = typer.Option(20, "--top", help="Users shown, most examples first (0: all)."),
     config: Path | None = typer.Option(None, "--config", help="A tailor.yaml to read."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
@@ -69,11 +72,16 @@ def plan_command(
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
         return
-    print_plan(result, thresholds, data, group_by)
+    if top < 0:
+        raise ConfigError(f"--top must be 0 (all users) or more, got {top}.")
+    print_plan(result, thresholds, data, group_by, top=top)
 
 
-def print_plan(result: Any, thresholds: Any, data: Path, group_by: str = "segment") -> None:
-    """The plan as two tables, users and segments, with the rule that decided."""
+def print_plan(
+    result: Any, thresholds: Any, data: Path, group_by: str = "segment", *, top: int = 20
+) -> None:
+    """The plan as two tables, users (the `top` with most examples; 0: all) and segments, with
+    the rule that decided, and how many users each rung serves."""
     console = _console()
     if not result.users and not result.segments:
         console.print(
@@ -82,15 +90,25 @@ def print_plan(result: Any, thresholds: Any, data: Path, group_by: str = "segmen
         )
         return
     if result.users:
-        table = Table(title="Users")
+        shown = sorted(result.users, key=lambda r: (-r.examples, r.name))
+        hidden = shown[top:] if top else []
+        shown = shown[:top] if top else shown
+        title = f"Users ({len(shown)} of {len(result.users)}, most examples first)"
+        table = Table(title=title if hidden else "Users")
         for column in ("user", "segment", "examples", "held out", "rung"):
             table.add_column(column, no_wrap=True)
         table.add_column("why", min_width=30)
-        for r in result.users:
+        for r in shown:
             table.add_row(
                 r.name, r.segment or "-", str(r.examples), str(r.held_out), r.rung, r.reason
             )
         console.print(table)
+        by_rung = Counter(r.rung for r in result.users)
+        console.print(
+            "Users by rung: "
+            + ", ".join(f"{rung} {n}" for rung, n in by_rung.most_common())
+            + (" (all users: --top 0 or --json)" if hidden else "")
+        )
     if result.segments:
         table = Table(title="Segments")
         for column in ("segment", "users", "examples", "held out", "rung"):
