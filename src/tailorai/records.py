@@ -2,6 +2,7 @@
 
 A `Conversation` is the unit the data pipeline counts as one record: a chat, an email thread, one
 feedback-form row. Formatting turns each assistant turn of a conversation into one `Example`.
+An `Event` is one thing a user did, as the tracker, the SDK or a server log reports it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ROLES", "Conversation", "Example", "Message", "Quarantined"]
+__all__ = ["EVENT_TYPES", "ROLES", "Conversation", "Event", "Example", "Message", "Quarantined"]
 
 ROLES = ("system", "user", "assistant")
+EVENT_TYPES = ("track", "page", "identify", "feedback")
 
 
 @dataclass(slots=True)
@@ -75,3 +77,42 @@ class Quarantined:
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "line": self.line, "error": self.error, "raw": self.raw}
+
+
+@dataclass(slots=True)
+class Event:
+    """One user action, Segment-spec style; `timestamp` is when it happened (client clock,
+    corrected for skew), `received_at` when the server got it. `flags` name anything the
+    collector changed, such as `timestamp_clamped`."""
+
+    type: str
+    message_id: str
+    timestamp: datetime
+    received_at: datetime
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    event: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    sent_at: datetime | None = None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def who(self) -> str:
+        """The id features are kept under: the user id, else the anonymous id."""
+        return self.user_id or self.anonymous_id or ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "event": self.event,
+            "user_id": self.user_id,
+            "anonymous_id": self.anonymous_id,
+            "properties": self.properties,
+            "context": self.context,
+            "timestamp": self.timestamp.isoformat(),
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "received_at": self.received_at.isoformat(),
+            "message_id": self.message_id,
+            "flags": self.flags,
+        }

@@ -11,8 +11,10 @@ from tailorai import __version__
 from tailorai.cli.data import data_app
 from tailorai.cli.demo import demo
 from tailorai.cli.evaluate import evaluate_command
+from tailorai.cli.keys import keys_app
 from tailorai.cli.models import models_app
 from tailorai.cli.plan import plan_command
+from tailorai.cli.serve import serve_command
 from tailorai.cli.train import train_command
 from tailorai.errors import TailorError
 
@@ -28,9 +30,11 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 app.command(name="train")(train_command)
 app.command(name="plan")(plan_command)
 app.command(name="evaluate")(evaluate_command)
+app.command(name="serve")(serve_command)
 app.command(name="demo")(demo)
 
 

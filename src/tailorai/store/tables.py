@@ -18,7 +18,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "DatasetRow", "ModelVersionRow", "PromotionRow", "UserRow"]
+__all__ = [
+    "ApiKeyRow",
+    "Base",
+    "DatasetRow",
+    "EventRow",
+    "ModelVersionRow",
+    "ProjectRow",
+    "PromotionRow",
+    "UserRow",
+]
 
 
 def _now() -> datetime:
@@ -106,3 +115,55 @@ class PromotionRow(Base):
     previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     promoted_at: Mapped[datetime] = mapped_column(default=_now)
     rolled_back_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProjectRow(Base):
+    """A customer's product: every event and key belongs to exactly one project."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ApiKeyRow(Base):
+    """A key of a project: `public` (event capture only, may sit in web pages) or `secret`.
+
+    Only the SHA-256 of the key is stored; keys are 32 random bytes, so a plain hash is enough.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings, enough to tell apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class EventRow(Base):
+    """A stored event. `(project_id, message_id)` is unique: a retried send is stored once."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("project_id", "message_id", name="uq_events_project_message"),
+        Index("ix_events_project_user", "project_id", "user_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    message_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    anonymous_id: Mapped[str | None] = mapped_column(String(255))
+    user_key: Mapped[str] = mapped_column(String(255))  # user id, else anonymous id
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timestamp: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column()
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)

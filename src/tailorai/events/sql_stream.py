@@ -1,0 +1,111 @@
+"""The embedded event stream: the `events` table of the SQL store.
+
+`append` stores a batch in one transaction and returns only after it committed; a message id
+already stored for the project (a client's retry, a duplicate in the batch) is acknowledged and
+not stored again, by the table's unique key, so concurrent duplicate sends are safe too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tailorai.records import Event
+from tailorai.store.tables import EventRow
+
+__all__ = ["AppendResult", "SqlEventStream", "event_from_row"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stored: int
+    duplicates: int
+
+
+def _row(project_id: str, event: Event) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "message_id": event.message_id,
+        "type": event.type,
+        "event": event.event,
+        "user_id": event.user_id,
+        "anonymous_id": event.anonymous_id,
+        "user_key": event.who,
+        "properties": event.properties,
+        "context": event.context,
+        "timestamp": event.timestamp,
+        "sent_at": event.sent_at,
+        "received_at": event.received_at,
+        "flags": event.flags,
+    }
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def event_from_row(row: EventRow) -> Event:
+    return Event(
+        type=row.type,
+        message_id=row.message_id,
+        timestamp=_utc(row.timestamp),
+        received_at=_utc(row.received_at),
+        user_id=row.user_id,
+        anonymous_id=row.anonymous_id,
+        event=row.event,
+        properties=row.properties,
+        context=row.context,
+        sent_at=_utc(row.sent_at),
+        flags=list(row.flags or []),
+    )
+
+
+class SqlEventStream:
+    """Events in the store's `events` table, read back in arrival order."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        dialect = store.engine.dialect.name
+        self._insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+
+    def append(self, project_id: str, events: Sequence[Event]) -> AppendResult:
+        """Store `events` durably, each message id once; how many were new."""
+        unique = list({e.message_id: e for e in reversed(events)}.values())[::-1]
+        if not unique:
+            return AppendResult(0, len(events))
+        statement = (
+            self._insert(EventRow)
+            .on_conflict_do_nothing(index_elements=["project_id", "message_id"])
+            .returning(EventRow.id)
+        )
+        with self.store.engine.begin() as connection:
+            stored = len(connection.execute(statement, [_row(project_id, e) for e in unique]).all())
+        return AppendResult(stored, len(events) - stored)
+
+    def read(
+        self, project_id: str, *, after: int = 0, limit: int = 1000, user: str | None = None
+    ) -> list[tuple[int, Event]]:
+        """Stored events with an id above `after`, oldest first, as (id, event)."""
+        query = select(EventRow).where(EventRow.project_id == project_id, EventRow.id > after)
+        if user is not None:
+            query = query.where(EventRow.user_key == user)
+        query = query.order_by(EventRow.id).limit(limit)
+        with self.store.session() as s:
+            return [(row.id, event_from_row(row)) for row in s.scalars(query)]
+
+    def recent(self, project_id: str, user: str, limit: int = 20) -> list[Event]:
+        """A user's newest events, newest first."""
+        query = (
+            select(EventRow)
+            .where(EventRow.project_id == project_id, EventRow.user_key == user)
+            .order_by(EventRow.id.desc())
+            .limit(limit)
+        )
+        with self.store.session() as s:
+            return [event_from_row(row) for row in s.scalars(query)]

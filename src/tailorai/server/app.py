@@ -1,0 +1,50 @@
+"""`create_app()`: the HTTP server, assembled from one router per stage.
+
+uvicorn --factory tailorai.server:create_app     # or: tailor serve
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tailorai.events import SqlEventStream
+from tailorai.server.auth import KeyCache, RateLimiter
+from tailorai.server.deps import Services
+from tailorai.server.errors import install_error_handlers
+from tailorai.server.routers import capture
+
+__all__ = ["create_app"]
+
+
+def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
+    """The app on `store` (default: the settings' database); `rate_limit` calls a second per
+    key (bursts of as many), 0 for none."""
+    from tailorai import __version__
+    from tailorai.store import Store
+
+    store = store or Store()
+    app = FastAPI(
+        title="tailorai",
+        version=__version__,
+        description="Personalized AI content: event capture, users, segments, generation.",
+    )
+    app.state.services = Services(
+        store=store,
+        stream=SqlEventStream(store),
+        keys=KeyCache(store),
+        limiter=RateLimiter(rate_limit),
+    )
+    # Capture is called from customers' pages on other origins; keys, not cookies, authorize.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Content-Encoding", "X-Write-Key"],
+        max_age=86400,
+    )
+    install_error_handlers(app)
+    app.include_router(capture.router)
+    return app

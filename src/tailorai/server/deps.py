@@ -1,0 +1,59 @@
+"""What routes need, provided through `Depends`: the services and the caller's key.
+
+Tests swap any of them with `app.dependency_overrides`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from tailorai.events import SqlEventStream
+from tailorai.projects import ApiKey
+from tailorai.server.auth import AuthError, KeyCache, RateLimiter, key_from
+
+__all__ = ["Services", "authorize", "get_services", "secret_key"]
+
+
+@dataclass
+class Services:
+    store: Any
+    stream: SqlEventStream
+    keys: KeyCache
+    limiter: RateLimiter
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def authorize(services: Services, headers: Any, body: Any = None, *, secret: bool = True) -> ApiKey:
+    """The caller's key, checked: known, allowed here, and within its rate."""
+    key = key_from(headers, body)
+    if not key:
+        raise AuthError(
+            401,
+            "No key. Send `Authorization: Bearer KEY` (or the write key in `X-Write-Key` or the "
+            "body's `writeKey`); `tailor keys create` makes one.",
+            "no_key",
+        )
+    found = services.keys.get(key)
+    if found is None:
+        raise AuthError(401, "Unknown or revoked key.", "bad_key")
+    if secret and found.kind != "secret":
+        raise AuthError(
+            403,
+            f"A {found.kind} key can only send events; this needs a secret key.",
+            "needs_secret_key",
+        )
+    wait = services.limiter.check(key)
+    if wait > 0:
+        raise AuthError(429, "Too many requests for this key; slow down.", "rate_limited", wait)
+    return found
+
+
+def secret_key(request: Request) -> ApiKey:
+    """Dependency: a secret key in the headers, for every route but event capture."""
+    return authorize(get_services(request), request.headers)

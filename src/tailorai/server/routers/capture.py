@@ -1,0 +1,120 @@
+"""Event capture: `/v1/track`, `/v1/page`, `/v1/identify`, `/v1/events` and `/v1/batch`.
+
+A public (write) key is enough. The answer is 200 only once the events are stored; a resent
+`message_id` is acknowledged as a duplicate and stored once. In a batch, good events are stored
+and bad ones reported by index with the reason; only a batch with no good event is a 400.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from tailorai.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES, EventIn, InvalidEvent, parse_event
+from tailorai.server.body import BodyError, read_json
+from tailorai.server.deps import Services, authorize, get_services
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["capture"])
+
+_EVENT_SCHEMA = EventIn.model_json_schema(
+    by_alias=False, ref_template="#/components/schemas/{model}"
+)
+_ONE = {"requestBody": {"content": {"application/json": {"schema": _EVENT_SCHEMA}}}}
+_MANY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["batch"],
+                    "properties": {
+                        "batch": {"type": "array", "items": _EVENT_SCHEMA},
+                        "writeKey": {"type": "string"},
+                        "sentAt": {"type": "string", "format": "date-time"},
+                    },
+                }
+            }
+        }
+    }
+}
+
+
+def _with_sent_at(raw: Any, sent_at: Any) -> Any:
+    if sent_at is None or not isinstance(raw, dict) or "sentAt" in raw or "sent_at" in raw:
+        return raw
+    return {**raw, "sentAt": sent_at}
+
+
+async def _one(request: Request, services: Services, default_type: str | None) -> JSONResponse:
+    body, size = await read_json(request, MAX_EVENT_BYTES)
+    key = authorize(services, request.headers, body, secret=False)
+    try:
+        event = parse_event(body, datetime.now(UTC), default_type=default_type, size=size)
+    except InvalidEvent as exc:
+        raise BodyError(400, f"Invalid event: {exc}.", "invalid_event") from None
+    result = await run_in_threadpool(services.stream.append, key.project_id, [event])
+    return JSONResponse(
+        {
+            "ok": True,
+            "message_id": event.message_id,
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "flags": event.flags,
+        }
+    )
+
+
+@router.post("/track", openapi_extra=_ONE, summary="Record an action")
+async def track(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    return await _one(request, services, "track")
+
+
+@router.post("/page", openapi_extra=_ONE, summary="Record a page view")
+async def page(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    return await _one(request, services, "page")
+
+
+@router.post("/identify", openapi_extra=_ONE, summary="Say who a user is")
+async def identify(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    return await _one(request, services, "identify")
+
+
+@router.post("/events", openapi_extra=_ONE, summary="Record an event of any type")
+async def events(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    return await _one(request, services, None)
+
+
+@router.post("/batch", openapi_extra=_MANY, summary="Record many events at once")
+async def batch(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    body, size = await read_json(request, MAX_BATCH_BYTES)
+    key = authorize(services, request.headers, body, secret=False)
+    items = body.get("batch") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise BodyError(
+            400, 'A batch is {"batch": [event, ...]} or a JSON list of events.', "invalid_batch"
+        )
+    sent_at = body.get("sentAt", body.get("sent_at")) if isinstance(body, dict) else None
+    received_at = datetime.now(UTC)
+    # No event can be over the per-event limit when the whole body is under it.
+    measure = None if size > MAX_EVENT_BYTES else 0
+    good, rejected = [], []
+    for index, raw in enumerate(items):
+        try:
+            good.append(parse_event(_with_sent_at(raw, sent_at), received_at, size=measure))
+        except InvalidEvent as exc:
+            rejected.append({"index": index, "detail": str(exc)})
+    result = await run_in_threadpool(services.stream.append, key.project_id, good)
+    answer = {
+        "ok": not rejected,
+        "received": len(items),
+        "stored": result.stored,
+        "duplicates": result.duplicates,
+        "rejected": rejected,
+    }
+    return JSONResponse(answer, status_code=400 if rejected and not good else 200)
