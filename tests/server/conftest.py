@@ -36,8 +36,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(app: Any) -> Iterator[str]:
-    port = _free_port()
+def serve(app: Any, port: int | None = None) -> Iterator[str]:
+    port = port or _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

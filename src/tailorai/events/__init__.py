@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tailorai.events.client import Client
 from tailorai.events.schema import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
@@ -15,6 +16,7 @@ __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_EVENT_BYTES",
     "AppendResult",
+    "Client",
     "EventIn",
     "InvalidEvent",
     "SqlEventStream",
