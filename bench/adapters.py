@@ -31,7 +31,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import resource
 import shutil
 import statistics
 import tempfile
@@ -40,37 +39,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "src" / "tailorai" / "assets" / "samples"
-DEFAULT_INPUTS = (
-    SAMPLES / "Synthetic-Persona-Chat_valid.csv",
-    SAMPLES / "Bitext_Sample_Customer_Support_Training_Dataset_4514.csv",
-)
+from _common import DEFAULT_INPUTS, peak_rss_mb, read_jsonl, write_jsonl
+
 SEGMENTS = 8
 # (hidden, intermediate, layers, heads) of the randomly initialised base
 BASES = {"default": (512, 1376, 8, 8), "quick": (128, 344, 4, 4)}
 
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 
 def _folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def build_base(out: Path, size: str) -> int:
@@ -155,7 +132,7 @@ def _worker(data: str, base: str, method: str, epochs: int, tasks: Any, results:
                 "best_val_loss": result.metrics["best_val_loss"],
                 "initial_val_loss": result.metrics["initial_val_loss"],
                 "lr": config.lr,
-                "peak_rss_mb": _peak_rss_mb(),
+                "peak_rss_mb": peak_rss_mb(),
             }
         )
 
@@ -226,10 +203,10 @@ def _prepare_data(
 
     data = out / "data"
     data.mkdir()
-    train = sample(_read_jsonl(prepared / "train.jsonl"), per_segment)
-    validation = sample(_read_jsonl(prepared / "validation.jsonl"), max(2, per_segment // 4))
-    _write_jsonl(data / "train.jsonl", train)
-    _write_jsonl(data / "validation.jsonl", validation)
+    train = sample(read_jsonl(prepared / "train.jsonl"), per_segment)
+    validation = sample(read_jsonl(prepared / "validation.jsonl"), max(2, per_segment // 4))
+    write_jsonl(data / "train.jsonl", train)
+    write_jsonl(data / "validation.jsonl", validation)
     segments = sorted({e["meta"]["segment"] for e in train})
     return data, segments, {"train": len(train), "validation": len(validation), **report}
 

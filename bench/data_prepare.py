@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import os
-import resource
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "src" / "tailorai" / "assets" / "samples"
+from _common import ROOT, SAMPLES, in_child, peak_rss_mb
+
 DEFAULT_PII = ROOT.parent / "shared" / "data" / "pii" / "presidio_generated_small.json"
 SOURCES = (
     "Bitext_Sample_Customer_Support_Training_Dataset_4514.csv",
@@ -32,9 +29,6 @@ SOURCES = (
     "SMSSpamCollection",
 )
 WARMUP_MESSAGES = 300
-
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def load_records(messages: int) -> list[Any]:
@@ -56,10 +50,6 @@ def load_records(messages: int) -> list[Any]:
                 total += len(record.messages)
         index += 1
     return records
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
@@ -99,7 +89,7 @@ def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
             "records": len(records),
             "entities": dict(anonymize.entities),
             "scores": scores,
-            "peak_rss_mb": _peak_rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
         }
     )
 
@@ -113,17 +103,7 @@ def _presidio(texts: list[str], pii_path: str, queue: Any) -> None:
     detector.analyze(texts)
     seconds = time.perf_counter() - start
     scores = evaluate_pii(detector, pii_path)
-    queue.put({"seconds": seconds, "scores": scores, "peak_rss_mb": _peak_rss_mb()})
-
-
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    queue.put({"seconds": seconds, "scores": scores, "peak_rss_mb": peak_rss_mb()})
 
 
 def main() -> None:
@@ -137,9 +117,9 @@ def main() -> None:
     records = load_records(n)
     texts = [m.content for r in records for m in r.messages]
     print(f"{len(texts):,} messages in {len(records):,} records", flush=True)
-    presidio = _in_child(_presidio, texts, str(args.pii))
+    presidio = in_child(_presidio, texts, str(args.pii))
     print(f"presidio: {len(texts) / presidio['seconds']:.0f} msgs/s", flush=True)
-    tailor = _in_child(_tailor, records, str(args.pii))
+    tailor = in_child(_tailor, records, str(args.pii))
     print(f"tailor:   {tailor['messages'] / tailor['seconds']:.0f} msgs/s", flush=True)
 
     # Recall is compared on the personal-data types the anonymizer targets; the types only

@@ -367,16 +367,16 @@ def main() -> None:
     ladder = ladder_choice(train, dev, dev_eval, test_eval)
     evaluate_seconds = time.perf_counter() - t0
 
-    per_user = {
-        r: test_eval.scores[r].perplexity_by("user") for r in RUNGS if r in test_eval.scores
-    }
+    scores = test_eval.scores
     # A user whose segment or user adapter was refused is served by the global adapter, as
-    # the router would: every rung's figure is the mean over the same users.
+    # the router would: every rung's figure is the mean over the same users. A rung whose
+    # adapters were all refused is not scored at all: all its users get the global adapter.
+    per_user = {r: scores[r].perplexity_by("user") if r in scores else {} for r in RUNGS}
     everyone = per_user["global_adapter"]
     perplexity = {
         r: sum(values.get(u, everyone[u]) for u in everyone) / len(everyone)
         if r in ("segment_adapter", "user_adapter")
-        else test_eval.scores[r].perplexity
+        else scores[r].perplexity
         for r, values in per_user.items()
     }
     personalized = {r: perplexity[r] for r in ("few_shot", "segment_adapter", "user_adapter")}
@@ -386,8 +386,8 @@ def main() -> None:
         for u in per_user["user_adapter"]
         if u in per_user["global_adapter"]
     )
-    for rung in RUNGS:
-        score = test_eval.scores[rung]
+    for rung in (r for r in RUNGS if r in scores):
+        score = scores[rung]
         _log(
             f"{rung:>16}: perplexity {score.perplexity:8.2f}  ROUGE-1 {score.rouge1 or 0:.3f}  "
             f"ROUGE-L {score.rougeL or 0:.3f}  users {score.users}  shots {score.shots:.2f}"

@@ -35,43 +35,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import random
-import resource
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "src" / "tailorai" / "assets" / "samples"
-DEFAULT_INPUTS = (
-    SAMPLES / "Synthetic-Persona-Chat_valid.csv",
-    SAMPLES / "Bitext_Sample_Customer_Support_Training_Dataset_4514.csv",
-)
+from _common import DEFAULT_INPUTS, in_child, peak_rss_mb, read_jsonl, write_jsonl
+
 MAX_LENGTH = 512  # the baseline recipe's max_length; also stories260k's context
 BATCH_SIZE = 8
 WARMUP_STEPS = 2
-
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _warm_up(base: str) -> None:
@@ -118,7 +94,7 @@ def _tailor(
         warnings.simplefilter("ignore")  # FewExamplesWarning on --quick data
         result = finetune(config, progress=False)
     total = time.perf_counter() - started
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     checkpoints = sorted(
         (result.run_dir / "checkpoints").glob("checkpoint-*"),
         key=lambda p: int(p.name.rsplit("-", 1)[1]),
@@ -162,7 +138,7 @@ def _baseline(data: str, base: str, out: str, epochs: int, lr: float, queue: Any
         tokenizer.pad_token = tokenizer.eos_token
 
     def tokenize(path: Path) -> list[dict[str, list[int]]]:
-        texts = [render_chat(tokenizer, e["messages"]) for e in _read_jsonl(path)]
+        texts = [render_chat(tokenizer, e["messages"]) for e in read_jsonl(path)]
         enc = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH)
         return [
             {"input_ids": ids, "attention_mask": mask}
@@ -210,7 +186,7 @@ def _baseline(data: str, base: str, out: str, epochs: int, lr: float, queue: Any
     model_dir = Path(out) / "model"
     trainer.save_model(str(model_dir))
     total = time.perf_counter() - started
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     real = sum(sum(row["attention_mask"]) for row in train)
     slots = sum(len(row["input_ids"]) for row in train)
     queue.put(
@@ -244,16 +220,6 @@ def _combine(turns: list[dict[str, Any]]) -> dict[str, Any]:
     combined["peak_rss_mb"] = max(t["peak_rss_mb"] for t in turns)
     combined["rates"] = [round(_rate(t)) for t in turns]
     return combined
-
-
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def assistant_val_loss(
@@ -316,7 +282,7 @@ def profile(data: str, base: str, batches: int = 6) -> dict[str, Any]:
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     encoded = [
-        encode_chat(tokenizer, e["messages"]) for e in _read_jsonl(Path(data) / "train.jsonl")
+        encode_chat(tokenizer, e["messages"]) for e in read_jsonl(Path(data) / "train.jsonl")
     ]
     rows = PackedDataset(encoded, MAX_LENGTH)
     order = list(range(len(rows)))
@@ -414,12 +380,12 @@ def _prepare_data(
                     break
         return kept
 
-    train = sample(_read_jsonl(prepared / "train.jsonl"), n_train)
-    validation = sample(_read_jsonl(prepared / "validation.jsonl"), n_val)
+    train = sample(read_jsonl(prepared / "train.jsonl"), n_train)
+    validation = sample(read_jsonl(prepared / "validation.jsonl"), n_val)
     data = out / "data"
     data.mkdir()
-    _write_jsonl(data / "train.jsonl", train)
-    _write_jsonl(data / "validation.jsonl", validation)
+    write_jsonl(data / "train.jsonl", train)
+    write_jsonl(data / "validation.jsonl", validation)
     return {
         "path": str(data),
         "validation": validation,
@@ -477,9 +443,9 @@ def main() -> None:
             for side in ("baseline", "tailor") if repeat % 2 == 0 else ("tailor", "baseline"):
                 if side == "baseline":
                     out = str(tmp / f"baseline-{repeat}")
-                    run = _in_child(_baseline, data["path"], base, out, epochs, args.learning_rate)
+                    run = in_child(_baseline, data["path"], base, out, epochs, args.learning_rate)
                 else:
-                    run = _in_child(
+                    run = in_child(
                         _tailor, data["path"], base, epochs, args.learning_rate, "full", BATCH_SIZE
                     )
                 turns[side].append(run)
@@ -488,9 +454,7 @@ def main() -> None:
         baseline_rate, tailor_rate = _rate(baseline), _rate(tailor)
         extras = {}
         if args.extras:
-            extras["lora"] = _in_child(
-                _tailor, data["path"], base, epochs, None, "lora", BATCH_SIZE
-            )
+            extras["lora"] = in_child(_tailor, data["path"], base, epochs, None, "lora", BATCH_SIZE)
 
         validation = data["validation"]
         losses = {

@@ -13,8 +13,8 @@ from tailorai.prompting import (
     TemplateSet,
     load_sentence_model,
 )
-from tailorai.records import Example, Message
 from tailorai.training import render_chat
+from tests.prompting.conftest import example
 
 TEMPLATES = TemplateSet.from_dict(
     {
@@ -31,16 +31,6 @@ TEMPLATES = TemplateSet.from_dict(
     }
 )
 INPUTS = {"brand": "Acme", "message": "My parcel has not arrived, where is it?"}
-
-
-def example(id: str, user_id: str, prompt: str, reply: str) -> Example:
-    return Example(
-        id=id,
-        user_id=user_id,
-        conversation_id=f"c-{id}",
-        messages=[Message("user", prompt), Message("assistant", reply)],
-        source="test",
-    )
 
 
 TRAIN = [

@@ -16,16 +16,7 @@ from tailorai.prompting import (
 )
 from tailorai.prompting.bm25 import tokenize
 from tailorai.records import Example, Message
-
-
-def example(id: str, user_id: str | None, prompt: str, reply: str = "ok") -> Example:
-    return Example(
-        id=id,
-        user_id=user_id,
-        conversation_id=f"c-{id}",
-        messages=[Message("user", prompt), Message("assistant", reply)],
-        source="test",
-    )
+from tests.prompting.conftest import example
 
 
 @pytest.fixture(scope="session")

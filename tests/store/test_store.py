@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from tailorai.errors import StoreError
 from tailorai.store import Store
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tailor.db'}"
-        return
-    base = os.environ.get("TAILOR_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("TAILOR_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL for this)")
-    # A schema of its own per test keeps tests independent on one database.
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
-
-def test_migrations_create_the_tables_and_are_idempotent(url):
-    store = Store(url)
+def test_migrations_create_the_tables_and_are_idempotent(store_url):
+    store = Store(store_url)
     store.migrate()  # a second run changes nothing and does not fail
     tables = set(inspect(store.engine).get_table_names())
     assert {"users", "datasets", "alembic_version"} <= tables
     store.close()
 
 
-def test_users_are_upserted_with_traits_merged(url):
-    store = Store(url)
+def test_users_are_upserted_with_traits_merged(store_url):
+    store = Store(store_url)
     assert store.upsert_users({"u1": {"plan": "pro"}, "u2": {}}) == 2
     first_seen = store.get_user("u1").first_seen
     store.upsert_users({"u1": {"country": "DE"}})
@@ -52,8 +30,8 @@ def test_users_are_upserted_with_traits_merged(url):
     store.close()
 
 
-def test_datasets_round_trip_with_json_fields(url):
-    store = Store(url)
+def test_datasets_round_trip_with_json_fields(store_url):
+    store = Store(store_url)
     report = {"records_in": 3, "pii": {"PERSON": 2}, "languages": {"en": 3}}
     store.add_dataset(
         "abc123",
@@ -98,17 +76,17 @@ def _open_store(url: str, barrier) -> None:
     Store(url).close()
 
 
-def test_several_processes_can_open_a_new_database_at_once(url):
+def test_several_processes_can_open_a_new_database_at_once(store_url):
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(4)
-    processes = [context.Process(target=_open_store, args=(url, barrier)) for _ in range(4)]
+    processes = [context.Process(target=_open_store, args=(store_url, barrier)) for _ in range(4)]
     for p in processes:
         p.start()
     for p in processes:
         p.join(timeout=120)
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
-    store = Store(url)
+    store = Store(store_url)
     assert {"users", "datasets"} <= set(inspect(store.engine).get_table_names())
     store.close()

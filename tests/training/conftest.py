@@ -1,12 +1,16 @@
-"""A tiny prepared dataset, written the way `tailor data prepare` writes one."""
+"""A tiny prepared dataset, written the way `tailor data prepare` writes one, and a tiny model."""
 
 from __future__ import annotations
 
 import json
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from transformers import LlamaForCausalLM
 
 COLORS = ["red", "blue", "green", "yellow", "black", "white", "pink", "brown"]
 THINGS = ["ball", "car", "hat", "cup", "kite", "box", "shoe", "book"]
@@ -24,6 +28,23 @@ def _example(i: int, user: str, segment: str) -> dict:
         "source": "test",
         "meta": {"segment": segment, "conversation_id": f"c{i}"},
     }
+
+
+def tiny_llama() -> LlamaForCausalLM:
+    """A randomly initialised 2-layer Llama, seeded so that every call builds the same one."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=512,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    return LlamaForCausalLM(config)
 
 
 def write_dataset(

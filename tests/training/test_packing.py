@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from tailorai.training.attention import PACKED, packed_attention
 from tailorai.training.encode import IGNORE, Encoded, encode_chat
 from tailorai.training.packing import PackedDataset, collate_packed, pack
+from tests.training.conftest import tiny_llama
 
 
 def test_first_fit_decreasing_fills_rows_without_overflow():
@@ -14,19 +14,6 @@ def test_first_fit_decreasing_fills_rows_without_overflow():
     assert sorted(i for row in rows for i in row) == list(range(len(lengths)))
     assert all(sum(lengths[i] for i in row) <= 512 for row in rows)
     assert len(rows) == 2
-
-
-def _tiny_model():
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=512,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    )
-    return LlamaForCausalLM(config).eval()
 
 
 def _two_examples(tokenizer):
@@ -41,7 +28,7 @@ def _two_examples(tokenizer):
 
 
 def test_flat_packed_examples_see_only_themselves(tokenizer):
-    model = _tiny_model()
+    model = tiny_llama().eval()
     a, b = _two_examples(tokenizer)
     c = Encoded(a.input_ids[:5], a.labels[:5])
     batch = collate_packed([[a, b], [c]])
@@ -60,7 +47,7 @@ def test_flat_packed_examples_see_only_themselves(tokenizer):
 
 def test_flat_batch_trains_like_separate_examples(tokenizer):
     """The loss of a flat packed batch equals the token-weighted loss of its examples alone."""
-    model = _tiny_model()
+    model = tiny_llama().eval()
     a, b = _two_examples(tokenizer)
     batch = collate_packed([[a], [b]])
     with torch.no_grad(), packed_attention(model):
@@ -76,7 +63,7 @@ def test_flat_batch_trains_like_separate_examples(tokenizer):
 
 
 def test_masked_packed_examples_see_only_themselves(tokenizer):
-    model = _tiny_model()
+    model = tiny_llama().eval()
     a, b = _two_examples(tokenizer)
     batch = collate_packed([[a, b]], flat=False)
     with torch.no_grad():

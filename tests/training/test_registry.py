@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text, update
+from sqlalchemy import inspect, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -25,6 +23,7 @@ import tailorai.store
 from tailorai.errors import StoreError, TailorError
 from tailorai.store import Base, ModelVersionRow, Store
 from tailorai.training.registry import ModelVersion, Registry, RegistryError
+from tests.training.conftest import tiny_llama
 
 INPUT_IDS = torch.tensor([[1, 15, 42, 7, 300, 11]])
 TEMPLATE = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
@@ -46,28 +45,9 @@ TRAIN_ROWS = [
 # -- fixtures ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tailor.db'}"
-        return
-    base = os.environ.get("TAILOR_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("TAILOR_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL for this)")
-    # A schema of its own per test keeps tests independent on one database.
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
-
 @pytest.fixture
-def registry(url, tmp_path):
-    store = Store(url)
+def registry(store_url, tmp_path):
+    store = Store(store_url)
     yield Registry(store, home=tmp_path / "home")
     store.close()
 
@@ -75,19 +55,10 @@ def registry(url, tmp_path):
 def build_artifacts(root: Path, tokenizer: Any) -> dict[str, Path]:
     """A tiny Llama base, LoRA and DoRA runs on it, a full fine-tune run, and a dataset folder."""
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=512,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    )
     paths = {"base": root / "base"}
-    LlamaForCausalLM(config).save_pretrained(paths["base"])
+    tiny_llama().save_pretrained(paths["base"])
     tokenizer.save_pretrained(paths["base"])
     for method in ("lora", "dora"):
         run = paths[method] = root / f"run-{method}"
@@ -157,8 +128,8 @@ def _logits(model: Any) -> torch.Tensor:
 # -- the table and its migration -----------------------------------------------------------------
 
 
-def test_migration_matches_the_tables_and_downgrades(url):
-    store = Store(url)
+def test_migration_matches_the_tables_and_downgrades(store_url):
+    store = Store(store_url)
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     config = Config()
@@ -196,7 +167,7 @@ def test_versions_are_numbered_per_name_and_start_as_candidates(registry, artifa
         assert (folder / number / "metrics.json").is_file()
 
 
-def test_lineage_round_trips_through_store_and_manifest(url, registry, artifacts):
+def test_lineage_round_trips_through_store_and_manifest(store_url, registry, artifacts):
     registry.store.add_dataset(
         "d5e7",
         str(artifacts["dataset"]),
@@ -215,7 +186,7 @@ def test_lineage_round_trips_through_store_and_manifest(url, registry, artifacts
         metrics={"eval_loss": 1.25, "per_user": {"u1": 0.5}},
         lineage={"parent": "global@2"},
     )
-    fresh = Store(url)  # a new connection reads what was committed, not a cached object
+    fresh = Store(store_url)  # a new connection reads what was committed, not a cached object
     got = Registry(fresh, home=registry.home).get("support@1")
     fresh.close()
     assert got == made
@@ -286,9 +257,9 @@ Registry(Store(url), home=Path(home)).register(
 """
 
 
-def test_a_crash_between_folder_and_row_leaves_no_visible_version(registry, artifacts, url):
+def test_a_crash_between_folder_and_row_leaves_no_visible_version(registry, artifacts, store_url):
     crashed = subprocess.run(
-        [sys.executable, "-c", CRASH, url, str(registry.home), str(artifacts["lora"])],
+        [sys.executable, "-c", CRASH, store_url, str(registry.home), str(artifacts["lora"])],
         capture_output=True,
         text=True,
         timeout=120,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
+from tailorai.config_section import ConfigSection, option
 from tailorai.errors import ConfigError
 
 __all__ = ["AUGMENT_METHODS", "EXPORTS", "PrepareConfig"]
@@ -15,53 +15,53 @@ EXPORTS = ("openai",)
 PII_MODES = ("placeholder", "pseudonym", "off")
 
 
-def _help(text: str, default: Any = None, factory: Any = None) -> Any:
-    if factory is not None:
-        return field(default_factory=factory, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
-
-
 @dataclass
-class PrepareConfig:
+class PrepareConfig(ConfigSection):
     """Options of `tailor data prepare`; also the `data:` section of `tailor.yaml`."""
 
-    format: str | None = _help("Input format for all inputs; detected per file when unset.")
-    columns: dict[str, str] = _help("Feedback CSV column mapping, ours → the file's.", factory=dict)
-    our_addresses: list[str] = _help(
+    yaml_section: ClassVar[str] = "data"
+
+    format: str | None = option("Input format for all inputs; detected per file when unset.")
+    columns: dict[str, str] = option(
+        "Feedback CSV column mapping, ours → the file's.", factory=dict
+    )
+    our_addresses: list[str] = option(
         "Email addresses (or @domains) that are the company's side in email threads.", factory=list
     )
-    languages: list[str] = _help(
+    languages: list[str] = option(
         "Keep only these ISO 639-1 languages; all when empty.", factory=list
     )
-    language_detector: str = _help("'fasttext' (fast, 176 languages) or 'lingua'.", "fasttext")
-    dedupe_threshold: float = _help("Jaccard similarity at which records are near-duplicates.", 0.8)
-    pii: str = _help(
+    language_detector: str = option("'fasttext' (fast, 176 languages) or 'lingua'.", "fasttext")
+    dedupe_threshold: float = option(
+        "Jaccard similarity at which records are near-duplicates.", 0.8
+    )
+    pii: str = option(
         "'placeholder' (<PERSON>), 'pseudonym' (consistent fakes) or 'off'.", "placeholder"
     )
-    pii_secret: str | None = _help(
+    pii_secret: str | None = option(
         "Key for pseudonyms (or TAILOR_PII_SECRET): the same key gives the same fakes across runs."
     )
-    min_chars: int = _help("Records shorter than this many characters are dropped.", 2)
-    max_chars: int = _help("Records longer than this many characters are dropped.", 50_000)
-    min_rating: float | None = _help("Drop feedback rated below this; keep all when unset.")
-    context_turns: int = _help("Previous turns kept as context in each example.", 6)
-    model: str | None = _help(
+    min_chars: int = option("Records shorter than this many characters are dropped.", 2)
+    max_chars: int = option("Records longer than this many characters are dropped.", 50_000)
+    min_rating: float | None = option("Drop feedback rated below this; keep all when unset.")
+    context_turns: int = option("Previous turns kept as context in each example.", 6)
+    model: str | None = option(
         "Base model whose tokenizer counts tokens; the default model if unset."
     )
-    max_tokens: int | None = _help(
+    max_tokens: int | None = option(
         "Examples over this many tokens lose old turns or are dropped; the base model's context "
         "length when unset."
     )
-    augment: list[str] = _help(f"Augmenters to run: {', '.join(AUGMENT_METHODS)}.", factory=list)
-    augment_min_similarity: float = _help(
+    augment: list[str] = option(f"Augmenters to run: {', '.join(AUGMENT_METHODS)}.", factory=list)
+    augment_min_similarity: float = option(
         "Augmented prompts less similar than this to the original are rejected.", 0.8
     )
-    split_by: str = _help(
+    split_by: str = option(
         "'user' or 'conversation': what never spans train and validation.", "user"
     )
-    validation_fraction: float = _help("Share of users (or conversations) held out.", 0.1)
-    seed: int = _help("Seed for the split and the augmenters.", 0)
-    export: list[str] = _help("Extra formats to write: 'openai' (openai.jsonl).", factory=list)
+    validation_fraction: float = option("Share of users (or conversations) held out.", 0.1)
+    seed: int = option("Seed for the split and the augmenters.", 0)
+    export: list[str] = option("Extra formats to write: 'openai' (openai.jsonl).", factory=list)
 
     def __post_init__(self) -> None:
         def choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -90,23 +90,6 @@ class PrepareConfig:
                 f"`min_chars` and `max_chars` need 0 <= min_chars < max_chars, "
                 f"got {self.min_chars} and {self.max_chars}."
             )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PrepareConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"Unknown data option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-            )
-        return cls(**data)
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> PrepareConfig:
-        from tailorai.settings import load_yaml
-
-        data = load_yaml(path)
-        return cls.from_dict(data.get("data", data))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
+from tailorai.config_section import ConfigSection, option
 from tailorai.errors import ConfigError
 
 __all__ = ["METHODS", "TrainConfig", "parse_scope"]
@@ -25,14 +25,8 @@ def parse_scope(scope: str) -> tuple[str, str | None]:
     return kind, value or None
 
 
-def _opt(text: str, default: Any = None, factory: Any = None) -> Any:
-    if factory is not None:
-        return field(default_factory=factory, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
-
-
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigSection):
     """Options of `tailor train`; also the `train:` section of `tailor.yaml`.
 
     Defaults follow common practice: AdamW with weight decay 0.01 and linear warmup, learning
@@ -40,49 +34,53 @@ class TrainConfig:
     and early stopping on validation loss.
     """
 
-    data: str = _opt("Dataset folder from `tailor data prepare` (train/validation.jsonl).", "")
-    base_model: str | None = _opt("Hub id, folder or .gguf file; the shipped model when unset.")
-    method: str = _opt("full, lora, dora or qlora (QLoRA needs a CUDA GPU).", "lora")
-    scope: str = _opt("global, segment:NAME, segment:all or user:ID.", "global")
-    group_by: str = _opt("Example meta field that names segments (for segment scopes).", "segment")
-    name: str | None = _opt("Registry name of the version; derived from the scope when unset.")
-    init_from: str | None = _opt(
+    yaml_section: ClassVar[str] = "train"
+
+    data: str = option("Dataset folder from `tailor data prepare` (train/validation.jsonl).", "")
+    base_model: str | None = option("Hub id, folder or .gguf file; the shipped model when unset.")
+    method: str = option("full, lora, dora or qlora (QLoRA needs a CUDA GPU).", "lora")
+    scope: str = option("global, segment:NAME, segment:all or user:ID.", "global")
+    group_by: str = option(
+        "Example meta field that names segments (for segment scopes).", "segment"
+    )
+    name: str | None = option("Registry name of the version; derived from the scope when unset.")
+    init_from: str | None = option(
         "An adapter version (name@N) to start from; segment and user adapters start from the "
         "production global adapter when unset."
     )
-    max_examples: int | None = _opt(
+    max_examples: int | None = option(
         "Train on at most this many examples and validate on a quarter as many, sampled with "
         "the seed (quick runs, demos)."
     )
-    learning_rate: float | None = _opt("Peak learning rate; 5e-5 (full) or 2e-4 (LoRA) if unset.")
-    epochs: int = _opt("Training epochs (early stopping may end sooner).", 4)
-    batch_size: int = _opt(
+    learning_rate: float | None = option("Peak learning rate; 5e-5 (full) or 2e-4 (LoRA) if unset.")
+    epochs: int = option("Training epochs (early stopping may end sooner).", 4)
+    batch_size: int = option(
         "Examples per optimizer step before accumulation (packed rows without varlen attention).",
         8,
     )
-    gradient_accumulation: int = _opt("Steps whose gradients add up before each update.", 1)
-    weight_decay: float = _opt("AdamW weight decay.", 0.01)
-    warmup_ratio: float = _opt("Share of steps with a linear learning-rate warmup.", 0.1)
-    max_grad_norm: float = _opt("Gradient clipping norm.", 1.0)
-    patience: int = _opt("Epochs without validation improvement before stopping.", 2)
-    max_seq_len: int | None = _opt("Packed sequence length; the model's context when unset.")
-    packing: bool = _opt(
+    gradient_accumulation: int = option("Steps whose gradients add up before each update.", 1)
+    weight_decay: float = option("AdamW weight decay.", 0.01)
+    warmup_ratio: float = option("Share of steps with a linear learning-rate warmup.", 0.1)
+    max_grad_norm: float = option("Gradient clipping norm.", 1.0)
+    patience: int = option("Epochs without validation improvement before stopping.", 2)
+    max_seq_len: int | None = option("Packed sequence length; the model's context when unset.")
+    packing: bool = option(
         "Pack examples without padding: end to end with per-example attention, or into "
         "full-length rows with a block-diagonal mask for models whose attention is fixed.",
         True,
     )
-    lora_r: int = _opt("LoRA rank.", 16)
-    lora_alpha: int = _opt("LoRA scaling alpha.", 32)
-    lora_dropout: float = _opt("LoRA dropout.", 0.05)
-    lora_target_modules: list[str] = _opt(
+    lora_r: int = option("LoRA rank.", 16)
+    lora_alpha: int = option("LoRA scaling alpha.", 32)
+    lora_dropout: float = option("LoRA dropout.", 0.05)
+    lora_target_modules: list[str] = option(
         "Modules that get adapters; all linear layers when empty.", factory=list
     )
-    seed: int = _opt("Random seed.", 0)
-    resume: bool = _opt("Continue a killed run from its last checkpoint.", False)
-    report_to: list[str] | None = _opt(
+    seed: int = option("Random seed.", 0)
+    resume: bool = option("Continue a killed run from its last checkpoint.", False)
+    report_to: list[str] | None = option(
         "Loggers: tensorboard, mlflow, none; those installed when unset."
     )
-    logging_steps: int = _opt("Log the training loss every this many steps.", 10)
+    logging_steps: int = option("Log the training loss every this many steps.", 10)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -120,23 +118,6 @@ class TrainConfig:
     @property
     def is_adapter(self) -> bool:
         return self.method != "full"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"Unknown train option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-            )
-        return cls(**data)
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> TrainConfig:
-        from tailorai.settings import load_yaml
-
-        data = load_yaml(path)
-        return cls.from_dict(data.get("train", data))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -362,6 +362,20 @@ def _batches(order: list[int], lengths: list[int], size: int, tokens: int) -> It
         yield batch
 
 
+@contextmanager
+def _inference(model: Any) -> Iterator[None]:
+    """Eval mode without gradients; the model's own mode (training or not) again after."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def reply_nll(
     model: Any,
     tokenizer: Any,
@@ -391,31 +405,26 @@ def reply_nll(
     order = sorted(range(len(encoded)), key=lambda i: -lengths[i])
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     results: list[tuple[float, int]] = [(0.0, 0)] * len(encoded)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for batch in _batches(order, lengths, batch_size, batch_tokens):
-                width = max(lengths[i] for i in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, index in enumerate(batch):
-                    ids, target = encoded[index]
-                    input_ids[row, : len(ids)] = torch.tensor(ids)
-                    labels[row, : len(ids)] = torch.tensor(target)
-                    mask[row, : len(ids)] = 1
-                logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
-                shifted = labels[:, 1:]
-                nll = torch.nn.functional.cross_entropy(
-                    logits[:, :-1].transpose(1, 2), shifted, ignore_index=IGNORE, reduction="none"
-                )
-                sums = nll.sum(dim=1).tolist()
-                counts = (shifted != IGNORE).sum(dim=1).tolist()
-                for row, index in enumerate(batch):
-                    results[index] = (float(sums[row]), int(counts[row]))
-    finally:
-        model.train(was_training)
+    with _inference(model):
+        for batch in _batches(order, lengths, batch_size, batch_tokens):
+            width = max(lengths[i] for i in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):
+                ids, target = encoded[index]
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                labels[row, : len(ids)] = torch.tensor(target)
+                mask[row, : len(ids)] = 1
+            logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
+            shifted = labels[:, 1:]
+            nll = torch.nn.functional.cross_entropy(
+                logits[:, :-1].transpose(1, 2), shifted, ignore_index=IGNORE, reduction="none"
+            )
+            sums = nll.sum(dim=1).tolist()
+            counts = (shifted != IGNORE).sum(dim=1).tolist()
+            for row, index in enumerate(batch):
+                results[index] = (float(sums[row]), int(counts[row]))
     return results
 
 
@@ -440,36 +449,31 @@ def generate_replies(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     eos = tokenizer.eos_token_id
     replies = [""] * len(encoded)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                width = max(len(encoded[i]) for i in batch)
-                new_tokens = min(max_new_tokens, limit - width)
-                if new_tokens <= 0:
-                    continue  # no room left to answer in: an empty reply, scored as such
-                # Left padding, so every row's reply starts right after the same position.
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, index in enumerate(batch):
-                    ids = encoded[index]
-                    input_ids[row, width - len(ids) :] = torch.tensor(ids)
-                    mask[row, width - len(ids) :] = 1
-                output = model.generate(
-                    input_ids=input_ids,
-                    attention_mask=mask,
-                    max_new_tokens=new_tokens,
-                    do_sample=False,
-                    pad_token_id=pad,
-                    eos_token_id=eos,
-                )
-                for row, index in enumerate(batch):
-                    text = tokenizer.decode(output[row, width:], skip_special_tokens=True)
-                    replies[index] = text.split("<|im_start|>")[0].strip()
-    finally:
-        model.train(was_training)
+    with _inference(model):
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(encoded[i]) for i in batch)
+            new_tokens = min(max_new_tokens, limit - width)
+            if new_tokens <= 0:
+                continue  # no room left to answer in: an empty reply, scored as such
+            # Left padding, so every row's reply starts right after the same position.
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):
+                ids = encoded[index]
+                input_ids[row, width - len(ids) :] = torch.tensor(ids)
+                mask[row, width - len(ids) :] = 1
+            output = model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=new_tokens,
+                do_sample=False,
+                pad_token_id=pad,
+                eos_token_id=eos,
+            )
+            for row, index in enumerate(batch):
+                text = tokenizer.decode(output[row, width:], skip_special_tokens=True)
+                replies[index] = text.split("<|im_start|>")[0].strip()
     return replies
 
 

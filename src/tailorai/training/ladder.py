@@ -221,35 +221,50 @@ def plan(
                 found[rung] = loss
         return found
 
+    def recommend(
+        kind: str,
+        name: str,
+        examples: int,
+        held_out: int,
+        supported: list[str],
+        reason: str,
+        *,
+        segment: str | None = None,
+        users: int | None = None,
+    ) -> Recommendation:
+        """The rung the counts give (`supported[-1]`, for `reason`), unless held-out loss
+        measured on the rungs and the global adapter picks another."""
+        by_counts = supported[-1]
+        rung = by_counts
+        measured = losses(kind, name)
+        choice = _measured_choice([*supported, "global_adapter"], measured, by_counts, held_out)
+        if choice is not None:
+            rung, reason = choice
+        elif evaluation is not None:
+            reason += f"; not measured: no held-out examples or models for this {kind}"
+        return Recommendation(
+            kind=kind,
+            name=name,
+            examples=examples,
+            held_out=held_out,
+            rung=rung,
+            reason=reason,
+            supported=supported,
+            by_counts=by_counts,
+            segment=segment,
+            users=users,
+            measured=measured,
+        )
+
     users = []
     for user in sorted(segments_of, key=lambda u: (-train_users[u], u)):
         n = train_users[user]
         segment = _majority(segments_of[user])
         n_segment = train_segments[segment] if segment is not None else 0
         supported = supported_rungs(n, n_segment, t)
-        by_counts = supported[-1]
-        rung, reason = by_counts, _count_reason(by_counts, n, segment, n_segment, t)
-        measured = losses("user", user)
-        choice = _measured_choice(
-            [*supported, "global_adapter"], measured, by_counts, held_users[user]
-        )
-        if choice is not None:
-            rung, reason = choice
-        elif evaluation is not None:
-            reason += "; not measured: no held-out examples or models for this user"
+        reason = _count_reason(supported[-1], n, segment, n_segment, t)
         users.append(
-            Recommendation(
-                kind="user",
-                name=user,
-                examples=n,
-                held_out=held_users[user],
-                rung=rung,
-                reason=reason,
-                supported=supported,
-                by_counts=by_counts,
-                segment=segment,
-                measured=measured,
-            )
+            recommend("user", user, n, held_users[user], supported, reason, segment=segment)
         )
 
     segment_users: dict[str, set[str]] = {}
@@ -264,33 +279,15 @@ def plan(
     ):
         n = train_segments[segment]
         supported = ["zero_shot"] + (["segment_adapter"] if n >= t.segment_adapter else [])
-        by_counts = supported[-1]
         reason = (
             f"{_examples(n)} >= {t.segment_adapter}: enough for a segment adapter"
-            if by_counts == "segment_adapter"
+            if supported[-1] == "segment_adapter"
             else f"{_examples(n)} < {t.segment_adapter}: the segment's prompt template only"
         )
-        rung = by_counts
-        measured = losses("segment", segment)
-        choice = _measured_choice(
-            [*supported, "global_adapter"], measured, by_counts, held_segments[segment]
-        )
-        if choice is not None:
-            rung, reason = choice
-        elif evaluation is not None:
-            reason += "; not measured: no held-out examples or models for this segment"
+        users_in = len(segment_users.get(segment, ()))
         segments.append(
-            Recommendation(
-                kind="segment",
-                name=segment,
-                examples=n,
-                held_out=held_segments[segment],
-                rung=rung,
-                reason=reason,
-                supported=supported,
-                by_counts=by_counts,
-                users=len(segment_users.get(segment, ())),
-                measured=measured,
+            recommend(
+                "segment", segment, n, held_segments[segment], supported, reason, users=users_in
             )
         )
     return Plan(users=users, segments=segments, thresholds=t, measured=evaluation is not None)
