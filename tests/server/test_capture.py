@@ -223,3 +223,28 @@ def test_the_openapi_schema_documents_the_event_shape(live):
     fields = body["schema"]["properties"]
     assert {"type", "event", "user_id", "anonymous_id", "properties", "context"} <= set(fields)
     assert {"timestamp", "sent_at", "message_id"} <= set(fields)
+
+
+def test_users_endpoint_shows_features_and_recent_events_to_secret_keys_only(live):
+    events = [
+        {"type": "track", "event": "Page Left", "userId": "u1", "properties": {"dwell_ms": 5000}},
+        {"type": "track", "event": "Order Completed", "userId": "u1", "properties": {"revenue": 9}},
+    ]
+    other = create_key(live.store, "other-shop", "secret")
+    with live.client() as http:
+        http.post("/v1/batch", json=events, headers={"X-Write-Key": live.public_key})
+        http.post("/v1/batch", json=events, headers={"X-Write-Key": live.public_key})  # resent?
+        secret = {"Authorization": f"Bearer {live.secret_key}"}
+        found = http.get("/v1/users/u1", headers=secret)
+        public = http.get("/v1/users/u1", headers={"Authorization": f"Bearer {live.public_key}"})
+        unknown = http.get("/v1/users/nobody", headers=secret)
+        elsewhere = http.get("/v1/users/u1", headers={"Authorization": f"Bearer {other}"})
+    assert found.status_code == 200, found.text
+    profile = found.json()
+    # The second batch made new message ids: four events, two purchases.
+    assert profile["features"]["events"] == 4 and profile["features"]["purchases"] == 2
+    assert profile["features"]["mean_dwell_s"] == pytest.approx(5.0)
+    assert [e["event"] for e in profile["recent_events"]][:2] == ["Order Completed", "Page Left"]
+    assert public.status_code == 403 and public.json()["code"] == "needs_secret_key"
+    assert unknown.status_code == 404
+    assert elsewhere.status_code == 404  # another project's key sees nothing of this one

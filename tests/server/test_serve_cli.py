@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,11 +10,14 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from tailorai.events import SqlEventStream
+from tailorai.events import SqlEventStream, parse_event
+from tailorai.projects import create_key
+from tailorai.segments import FeatureStore
 from tailorai.store import Store
 from tests.server.conftest import _free_port
 
@@ -38,7 +42,7 @@ def test_keys_create_list_revoke(tmp_path):
     key = created.stdout.strip()
     assert key.startswith("tk_pub_") and len(key) > 40
     listed = _run(env, "keys", "list", "--json")
-    [info] = __import__("json").loads(listed.stdout)
+    [info] = json.loads(listed.stdout)
     assert info["project"] == "shop" and info["prefix"] == key[:14] and key not in listed.stdout
     assert _run(env, "keys", "revoke", key[:14]).returncode == 0
     bad = _run(env, "keys", "create", "--kind", "admin")
@@ -102,3 +106,21 @@ def test_a_killed_server_loses_no_acknowledged_event(tmp_path):
     stored = {e.message_id for _, e in SqlEventStream(store).read("default", limit=1_000_000)}
     store.close()
     assert set(acknowledged) <= stored
+
+
+def test_users_show_prints_features_or_one_clear_error(tmp_path):
+    env = _env(tmp_path)
+    store = Store(env["TAILOR_DATABASE_URL"])
+    create_key(store, "shop", "public")
+    now = datetime.now(UTC)
+    events = [parse_event({"type": "track", "event": "Viewed", "userId": "u7"}, now)]
+    FeatureStore(store).update("shop", SqlEventStream(store).append("shop", events).new)
+    store.close()
+    shown = _run(env, "users", "show", "u7", "--project", "shop", "--json")
+    assert shown.returncode == 0, shown.stderr
+    profile = json.loads(shown.stdout)
+    assert profile["features"]["events"] == 1 and profile["recent_events"][0]["event"] == "Viewed"
+    table = _run(env, "users", "show", "u7", "--project", "shop")
+    assert "frequency_per_day" in table.stdout and "Viewed" in table.stdout
+    missing = _run(env, "users", "show", "nobody", "--project", "shop")
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: No user 'nobody'")

@@ -16,6 +16,7 @@ from tailorai.cli.models import models_app
 from tailorai.cli.plan import plan_command
 from tailorai.cli.serve import serve_command
 from tailorai.cli.train import train_command
+from tailorai.cli.users import users_app
 from tailorai.errors import TailorError
 
 __all__ = ["app", "main"]
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 app.command(name="train")(train_command)
 app.command(name="plan")(plan_command)
 app.command(name="evaluate")(evaluate_command)

@@ -8,7 +8,7 @@ not stored again, by the table's unique key, so concurrent duplicate sends are s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = ["AppendResult", "SqlEventStream", "event_from_row"]
 class AppendResult:
     stored: int
     duplicates: int
+    new: list[Event] = field(default_factory=list)  # the events stored now, in order
 
 
 def _row(project_id: str, event: Event) -> dict[str, Any]:
@@ -82,11 +83,13 @@ class SqlEventStream:
         statement = (
             self._insert(EventRow)
             .on_conflict_do_nothing(index_elements=["project_id", "message_id"])
-            .returning(EventRow.id)
+            .returning(EventRow.message_id)
         )
         with self.store.engine.begin() as connection:
-            stored = len(connection.execute(statement, [_row(project_id, e) for e in unique]).all())
-        return AppendResult(stored, len(events) - stored)
+            rows = [_row(project_id, e) for e in unique]
+            stored = set(connection.execute(statement, rows).scalars())
+        new = [e for e in unique if e.message_id in stored]
+        return AppendResult(len(new), len(events) - len(new), new)
 
     def read(
         self, project_id: str, *, after: int = 0, limit: int = 1000, user: str | None = None

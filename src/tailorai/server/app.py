@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tailorai.events import SqlEventStream
+from tailorai.segments import FeatureStore
 from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
-from tailorai.server.routers import capture
+from tailorai.server.routers import capture, users
 
 __all__ = ["create_app"]
 
@@ -34,6 +35,7 @@ def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
     app.state.services = Services(
         store=store,
         stream=SqlEventStream(store),
+        features=FeatureStore(store),
         keys=KeyCache(store),
         limiter=RateLimiter(rate_limit),
     )
@@ -47,4 +49,5 @@ def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(capture.router)
+    app.include_router(users.router)
     return app

@@ -26,6 +26,7 @@ __all__ = [
     "ModelVersionRow",
     "ProjectRow",
     "PromotionRow",
+    "UserFeatureRow",
     "UserRow",
 ]
 
@@ -167,3 +168,15 @@ class EventRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column()
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class UserFeatureRow(Base):
+    """A user's running feature state (`segments.UserFeatures`) and current segment."""
+
+    __tablename__ = "user_features"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    segment: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(default=_now)

@@ -1,0 +1,66 @@
+"""`tailor users show ID`: a user's features, segment and recent events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tailorai.errors import DataError
+from tailorai.settings import get_settings
+
+__all__ = ["users_app"]
+
+users_app = typer.Typer(
+    help="Look at users: features, segment, recent events.", no_args_is_help=True
+)
+
+
+@users_app.command("show")
+def show(
+    user_id: str = typer.Argument(..., help="The user id (or anonymous id)."),
+    project: str = typer.Option("default", "--project", help="The user's project."),
+    recent: int = typer.Option(10, "--recent", help="How many recent events to list."),
+    config: Path | None = typer.Option(None, "--config", help="A tailor.yaml to read."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Show what is known of a user now.
+
+    Example: tailor users show u42 --project shop
+    """
+    from tailorai.events import SqlEventStream
+    from tailorai.segments import FeatureStore, user_profile
+    from tailorai.store import Store
+
+    store = Store(get_settings(config).database_url)
+    try:
+        profile = user_profile(FeatureStore(store), SqlEventStream(store), project, user_id, recent)
+    finally:
+        store.close()
+    if profile is None:
+        raise DataError(
+            f"No user {user_id!r} in project {project!r}: no event of theirs is stored. "
+            "Check the id and --project."
+        )
+    if as_json:
+        typer.echo(json.dumps(profile, indent=2))
+        return
+    console = Console()
+    table = Table(title=f"User {user_id} (segment: {profile['segment'] or 'none yet'})")
+    table.add_column("feature")
+    table.add_column("value")
+    for name, value in (profile["features"] or {}).items():
+        shown = f"{value:.3g}" if isinstance(value, float) else json.dumps(value)
+        table.add_row(name, shown)
+    console.print(table)
+    events = Table(title="Recent events")
+    for column in ("time", "type", "event", "properties"):
+        events.add_column(column)
+    for e in profile["recent_events"]:
+        events.add_row(
+            e["timestamp"][:19], e["type"], e["event"] or "", json.dumps(e["properties"])[:60]
+        )
+    console.print(events)

@@ -1,0 +1,31 @@
+"""Users: `GET /v1/users/{id}`, a user's features, segment and recent events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+
+from tailorai.projects import ApiKey
+from tailorai.segments import user_profile
+from tailorai.server.deps import Services, get_services, secret_key
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["users"])
+
+
+@router.get("/users/{user_id}", summary="A user's features, segment and recent events")
+async def get_user(
+    user_id: str,
+    recent: int = Query(20, ge=0, le=500, description="How many recent events to include."),
+    key: ApiKey = Depends(secret_key),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    profile = await run_in_threadpool(
+        user_profile, services.features, services.stream, key.project_id, user_id, recent
+    )
+    if profile is None:
+        raise HTTPException(404, f"No user {user_id!r} in project {key.project_id!r}.")
+    return profile
