@@ -379,7 +379,12 @@ def main() -> None:
         else scores[r].perplexity
         for r, values in per_user.items()
     }
-    personalized = {r: perplexity[r] for r in ("few_shot", "segment_adapter", "user_adapter")}
+    # A rung with no adapter left (all refused) is the global adapter under another name.
+    personalized = {
+        r: perplexity[r]
+        for r in ("few_shot", "segment_adapter", "user_adapter")
+        if r == "few_shot" or per_user[r]
+    }
     best = min(personalized, key=lambda r: personalized[r])
     wins = sum(
         per_user["user_adapter"][u] < per_user["global_adapter"][u]
