@@ -49,5 +49,6 @@ def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(capture.router)
+    app.include_router(capture.script_router)
     app.include_router(users.router)
     return app

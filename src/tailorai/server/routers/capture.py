@@ -8,19 +8,22 @@ and bad ones reported by index with the reason; only a batch with no good event 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tailorai.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES, EventIn, InvalidEvent, parse_event
 from tailorai.server.body import BodyError, read_json
 from tailorai.server.deps import Services, authorize, get_services, ingest
 
-__all__ = ["router"]
+__all__ = ["router", "script_router"]
 
 router = APIRouter(prefix="/v1", tags=["capture"])
+script_router = APIRouter(tags=["capture"])
+_TRACKER = Path(__file__).resolve().parents[2] / "events" / "tracker.js"
 
 _EVENT_SCHEMA = EventIn.model_json_schema(
     by_alias=False, ref_template="#/components/schemas/{model}"
@@ -118,3 +121,12 @@ async def batch(request: Request, services: Services = Depends(get_services)) ->
         "rejected": rejected,
     }
     return JSONResponse(answer, status_code=400 if rejected and not good else 200)
+
+
+@script_router.get("/tracker.js", summary="The browser tracker", response_class=Response)
+def tracker_js() -> Response:
+    return Response(
+        _TRACKER.read_bytes(),
+        media_type="application/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

@@ -1,0 +1,105 @@
+"""tracker.js in a real headless Chromium, on a page of another origin, against the real server."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tailorai.events import SqlEventStream
+from tests.server.conftest import _free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+PAGE = """<!doctype html><html><head><title>{title}</title>
+<script src="{server}/tracker.js" data-write-key="{key}"></script></head>
+<body style="margin:0">
+<a id="more" href="#details" data-tailor-event="Read More" data-tailor-category="shoes">More</a>
+<button id="buy" data-tailor-generation-id="gen-7">Buy now</button>
+<div style="height:3000px">tall content</div>
+<form id="signup" action="/second.html" method="get">
+  <input name="email" value="secret@example.com"><input name="nickname" value="Nick">
+  <button id="send" type="submit">Sign up</button>
+</form>
+</body></html>"""
+
+
+def _site(folder: Path, server: str, key: str) -> str:
+    """A customer's site on its own origin, with the tracker on two pages."""
+    for name, title in (("index.html", "First"), ("second.html", "Second")):
+        (folder / name).write_text(PAGE.format(title=title, server=server, key=key))
+    port = _free_port()
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(folder)
+    )
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{port}"
+
+
+def _wait_for(live, count: int, timeout: float = 20.0) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        events = [e for _, e in SqlEventStream(live.store).read("shop", limit=1000)]
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_tracker_records_what_the_user_did(live, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    site = _site(tmp_path, live.url, live.public_key)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 800, "height": 600})
+        page.goto(f"{site}/index.html")
+        page.click("#more")
+        page.click("#buy")
+        page.mouse.wheel(0, 1500)
+        page.wait_for_timeout(1500)  # dwell on the first page
+        page.evaluate("tailor.identify('u42', {plan: 'pro'})")
+        page.click("#send")  # submits the form: the browser goes to the second page
+        page.wait_for_url(f"{site}/second.html**")
+        page.wait_for_timeout(500)
+        page.close()  # leaving the second page flushes its last events by beacon
+        browser.close()
+    events = _wait_for(live, 11)
+    names = [(e.type, e.event) for e in events]
+    pages = [e for e in events if e.type == "page"]
+    assert [e.context["page"]["title"] for e in pages] == ["First", "Second"]
+    assert ("track", "Read More") in names and ("identify", None) in names
+    read_more = next(e for e in events if e.event == "Read More")
+    assert read_more.properties["category"] == "shoes"
+    clicked = next(e for e in events if e.event == "Content Clicked")
+    assert clicked.properties["generation_id"] == "gen-7"
+    assert ("track", "Content Shown") in names
+    form = next(e for e in events if e.event == "Form Submitted")
+    assert form.properties["fields"] == ["email", "nickname"]
+    assert "secret@example.com" not in str(form.as_dict())  # names only, never values
+    left = [e for e in events if e.event == "Page Left"]
+    assert len(left) == 2  # the second one arrived with the page closing
+    first = left[0]
+    assert first.properties["dwell_ms"] >= 1500 and first.properties["scroll_depth"] > 20
+    assert left[1].context["page"]["title"] == "Second"
+    # Before identify the events carry the anonymous id; after it, the user id as well.
+    assert len({e.anonymous_id for e in events}) == 1
+    assert all(e.user_id == "u42" for e in events if e.context["page"]["title"] == "Second")
+    assert len({e.message_id for e in events}) == len(events)  # each stored once
