@@ -23,7 +23,15 @@ from sqlalchemy import select
 from tailorai.errors import ConfigError
 from tailorai.store.tables import ApiKeyRow, ProjectRow
 
-__all__ = ["KEY_KINDS", "ApiKey", "authenticate", "create_key", "list_keys", "revoke_key"]
+__all__ = [
+    "KEY_KINDS",
+    "ApiKey",
+    "authenticate",
+    "create_key",
+    "ensure_project",
+    "list_keys",
+    "revoke_key",
+]
 
 KEY_KINDS = {"public": "tk_pub_", "secret": "tk_sec_"}
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -59,20 +67,27 @@ def _info(row: ApiKeyRow) -> ApiKey:
     return ApiKey(row.project_id, row.kind, row.prefix, row.name, row.created_at, row.revoked_at)
 
 
-def create_key(store: Any, project: str, kind: str = "secret", *, name: str | None = None) -> str:
-    """A new key of `project` (created when new); the only time the key itself is seen."""
-    if kind not in KEY_KINDS:
-        raise ConfigError(f"A key is 'public' or 'secret', got {kind!r}.")
+def ensure_project(store: Any, project: str) -> bool:
+    """Create `project` unless it exists; True when it was created."""
     if not _PROJECT.match(project):
         raise ConfigError(
             f"Project name {project!r} is not allowed: use 1-64 letters, digits, '.', '_' or "
             "'-', starting with a letter or digit."
         )
+    with store.session() as s:
+        if s.get(ProjectRow, project) is not None:
+            return False
+        s.add(ProjectRow(id=project))
+    return True
+
+
+def create_key(store: Any, project: str, kind: str = "secret", *, name: str | None = None) -> str:
+    """A new key of `project` (created when new); the only time the key itself is seen."""
+    if kind not in KEY_KINDS:
+        raise ConfigError(f"A key is 'public' or 'secret', got {kind!r}.")
+    ensure_project(store, project)
     key = KEY_KINDS[kind] + secrets.token_urlsafe(32)
     with store.session() as s:
-        if s.get(ProjectRow, project) is None:
-            s.add(ProjectRow(id=project))
-            s.flush()
         s.add(
             ApiKeyRow(
                 project_id=project, kind=kind, prefix=key[:14], key_hash=_hash(key), name=name

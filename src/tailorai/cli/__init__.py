@@ -11,6 +11,7 @@ from tailorai import __version__
 from tailorai.cli.data import data_app
 from tailorai.cli.demo import demo
 from tailorai.cli.evaluate import evaluate_command
+from tailorai.cli.events import events_app
 from tailorai.cli.keys import keys_app
 from tailorai.cli.models import models_app
 from tailorai.cli.plan import plan_command
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(events_app, name="events")
 app.add_typer(users_app, name="users")
 app.command(name="train")(train_command)
 app.command(name="plan")(plan_command)
