@@ -60,6 +60,11 @@ async def read_json(request: Request, limit: int) -> tuple[Any, int]:
     if not raw.strip():
         raise BodyError(400, "Body is empty: send a JSON object.", "empty_body")
     try:
-        return json.loads(raw), len(raw)
+        return json.loads(raw, parse_constant=_not_json), len(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BodyError(400, f"Body is not valid JSON: {exc}.", "bad_json") from None
+
+
+def _not_json(constant: str) -> Any:
+    # Python reads NaN and Infinity, but they are not JSON and no database column takes them.
+    raise BodyError(400, f"Body is not valid JSON: {constant} is not a JSON number.", "bad_json")

@@ -1,0 +1,101 @@
+"""The server never answers 500 to client input, and limits each key's rate with 429."""
+
+from __future__ import annotations
+
+import base64
+import random
+
+from tailorai.server import create_app
+from tests.server.conftest import LiveServer, serve
+
+GARBAGE_BODIES = [
+    b"",
+    b"null",
+    b"[]",
+    b"[[[[[]]]]]",
+    b'"just a string"',
+    b"12345",
+    b"{",
+    b"\xff\xfe\x00garbage",
+    b'{"batch": "nope"}',
+    b'{"batch": [null, 1, "x", [], {}]}',
+    b'{"type": "track", "event": {"nested": true}, "userId": ["list"]}',
+    b'{"type": "page", "anonymousId": "a", "timestamp": "yesterday-ish"}',
+    b'{"type": "identify", "userId": "u", "traits": "not a dict"}',
+    b'{"type": "track", "event": "x", "userId": "' + b"u" * 5000 + b'"}',
+    b'{"type": "track", "event": "x", "userId": "u", "messageId": ""}',
+    b'{"type": "track", "event": "x", "userId": "u", "properties": {"a": NaN}}',
+    b'{"type": "track", "event": "x", "userId": "u", "timestamp": 1e400}',
+]
+
+
+def _paths(live) -> list[tuple[str, str]]:
+    with live.client() as http:
+        schema = http.get("/openapi.json").json()
+    routes = []
+    for path, methods in schema["paths"].items():
+        concrete = path.replace("{user_id}", "some%2Fuser")
+        routes += [(method.upper(), concrete) for method in methods]
+    return routes
+
+
+def test_garbage_at_every_endpoint_never_gets_a_500(live):
+    rng = random.Random(0)
+    keys = [
+        {},
+        {"Authorization": f"Bearer {live.public_key}"},
+        {"Authorization": f"Bearer {live.secret_key}"},
+        {"Authorization": "Basic !!!not-base64!!!"},
+        {"Authorization": "Basic " + base64.b64encode(b"\xff\xfe").decode()},
+        {"Authorization": "Bearer"},
+        {"X-Write-Key": live.public_key, "Content-Encoding": "br"},
+        {"X-Write-Key": live.public_key, "Content-Encoding": "gzip"},
+        {"X-Write-Key": live.public_key, "Content-Type": "application/x-www-form-urlencoded"},
+    ]
+    routes = _paths(live)
+    assert ("POST", "/v1/batch") in routes and ("GET", "/v1/users/some%2Fuser") in routes
+    failures = []
+    with live.client() as http:
+        for method, path in routes:
+            for body in [*GARBAGE_BODIES, bytes(rng.getrandbits(8) for _ in range(64))]:
+                for headers in keys:
+                    answer = http.request(method, path, content=body, headers=headers)
+                    if answer.status_code >= 500:
+                        failures.append((method, path, body[:40], headers, answer.status_code))
+            for query in ("?recent=-1", "?recent=abc", "?recent=100000"):
+                answer = http.request(method, path + query, headers=keys[2])
+                if answer.status_code >= 500:
+                    failures.append((method, path + query, answer.status_code))
+    assert failures == []
+
+
+def test_nan_and_infinity_are_not_json(live):
+    headers = {"X-Write-Key": live.public_key}
+    with live.client() as http:
+        answer = http.post(
+            "/v1/track",
+            content=b'{"event": "x", "userId": "u", "properties": {"a": NaN}}',
+            headers=headers,
+        )
+    assert answer.status_code == 400 and "NaN" in answer.json()["detail"]
+
+
+def test_each_key_is_rate_limited_with_retry_after(live):
+    app = create_app(live.store, rate_limit=5)
+    for url in serve(app):
+        limited = LiveServer(url, live.store, app, live.public_key, live.secret_key)
+        event = {"event": "Clicked", "userId": "u1"}
+        with limited.client() as http:
+            codes = [
+                http.post("/v1/track", json=event, headers={"X-Write-Key": live.public_key})
+                for _ in range(12)
+            ]
+            other_key = http.get(
+                "/v1/users/u1", headers={"Authorization": f"Bearer {live.secret_key}"}
+            )
+        statuses = [c.status_code for c in codes]
+        assert statuses[:5] == [200] * 5 and 429 in statuses
+        refused = next(c for c in codes if c.status_code == 429)
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.json()["code"] == "rate_limited"
+        assert other_key.status_code == 200  # the limit is per key
