@@ -36,7 +36,9 @@ def _paths(live) -> list[tuple[str, str]]:
     for path, methods in schema["paths"].items():
         concrete = path.replace("{user_id}", "some%2Fuser")
         routes += [(method.upper(), concrete) for method in methods]
-    return routes
+    # The dashboard's pages are not in the API schema.
+    routes += [("GET", "/"), ("POST", "/login"), ("GET", "/users?id=%00"), ("GET", "/logout")]
+    return routes + [("GET", "/users/%3Cscript%3E"), ("GET", "/tracker.js")]
 
 
 def test_garbage_at_every_endpoint_never_gets_a_500(live):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tailorai.records import Event
 from tailorai.segments.features import UserFeatures, compute_features
@@ -105,3 +105,14 @@ class FeatureStore:
                 row.state = state.as_dict()
                 row.updated_at = datetime.now(UTC)
         return state
+
+    def segment_sizes(self, project_id: str) -> dict[str | None, int]:
+        """Users per segment (None: not assigned yet), largest first."""
+        query = (
+            select(UserFeatureRow.segment, func.count())
+            .where(UserFeatureRow.project_id == project_id)
+            .group_by(UserFeatureRow.segment)
+        )
+        with self.store.session() as s:
+            sizes = {segment: int(n) for segment, n in s.execute(query)}
+        return dict(sorted(sizes.items(), key=lambda item: -item[1]))

@@ -15,7 +15,7 @@ from tailorai.segments import FeatureStore
 from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
-from tailorai.server.routers import capture, users
+from tailorai.server.routers import capture, dashboard, users
 
 __all__ = ["create_app"]
 
@@ -51,4 +51,5 @@ def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
     app.include_router(capture.router)
     app.include_router(capture.script_router)
     app.include_router(users.router)
+    app.include_router(dashboard.router)
     return app

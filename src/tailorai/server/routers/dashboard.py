@@ -1,0 +1,109 @@
+"""The dashboard: server-rendered pages, signed in with a secret key kept in a cookie.
+
+The cookie is HttpOnly and SameSite=Strict and holds the key itself; the key is checked on
+every page like any API call.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from tailorai.events.stats import event_counts, events_per_minute
+from tailorai.projects import ApiKey
+from tailorai.segments import user_profile
+from tailorai.server.auth import AuthError
+from tailorai.server.deps import Services, authorize, get_services
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+COOKIE = "tailor_key"
+
+
+def _signed_in(request: Request, services: Services) -> ApiKey | None:
+    key = request.cookies.get(COOKIE)
+    if not key:
+        return None
+    try:
+        return authorize(services, {"authorization": f"Bearer {key}"})
+    except AuthError:
+        return None
+
+
+def _login(request: Request, error: str | None = None, status: int = 200) -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"error": error, "project": None}, status_code=status
+    )
+
+
+def _overview(services: Services, project: str) -> dict[str, Any]:
+    per_minute = events_per_minute(services.store, project)
+    segments = services.features.segment_sizes(project)
+    return {
+        "project": project,
+        "per_minute": per_minute,
+        "peak": max(max(per_minute), 1),
+        "counts": event_counts(services.store, project),
+        "segments": segments,
+        "users": sum(segments.values()),
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request, services: Services = Depends(get_services)) -> Response:
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    context = await run_in_threadpool(_overview, services, key.project_id)
+    return templates.TemplateResponse(request, "overview.html", context)
+
+
+@router.post("/login")
+async def login(request: Request, services: Services = Depends(get_services)) -> Response:
+    body = (await request.body())[:4096].decode("utf-8", "replace")
+    key = (parse_qs(body).get("key") or [""])[0].strip()
+    try:
+        authorize(services, {"authorization": f"Bearer {key}"})
+    except AuthError as exc:
+        return _login(request, exc.detail, status=exc.status)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, key, httponly=True, samesite="strict", max_age=7 * 86400)
+    return response
+
+
+@router.get("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def find_user(id: str = "") -> Response:
+    return RedirectResponse(f"/users/{quote(id, safe='')}", status_code=303)
+
+
+@router.get("/users/{user_id}", response_class=HTMLResponse)
+async def user_page(
+    user_id: str, request: Request, services: Services = Depends(get_services)
+) -> Response:
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    profile = await run_in_threadpool(
+        user_profile, services.features, services.stream, key.project_id, user_id, 50
+    )
+    if profile is None:
+        return HTMLResponse(f"<p>No user {html.escape(user_id)} in this project.</p>", 404)
+    return templates.TemplateResponse(
+        request, "user.html", {"profile": profile, "project": key.project_id}
+    )
