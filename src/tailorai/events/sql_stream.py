@@ -7,7 +7,7 @@ not stored again, by the table's unique key, so concurrent duplicate sends are s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -75,8 +75,17 @@ class SqlEventStream:
         dialect = store.engine.dialect.name
         self._insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
 
-    def append(self, project_id: str, events: Sequence[Event]) -> AppendResult:
-        """Store `events` durably, each message id once; how many were new."""
+    def append(
+        self,
+        project_id: str,
+        events: Sequence[Event],
+        *,
+        then: Callable[[Any, list[Event]], Any] | None = None,
+    ) -> AppendResult:
+        """Store `events` durably, each message id once; how many were new.
+
+        `then(connection, new_events)` runs inside the same transaction before it commits
+        (the collector updates user features there: one commit for both)."""
         unique = list({e.message_id: e for e in reversed(events)}.values())[::-1]
         if not unique:
             return AppendResult(0, len(events))
@@ -88,7 +97,9 @@ class SqlEventStream:
         with self.store.engine.begin() as connection:
             rows = [_row(project_id, e) for e in unique]
             stored = set(connection.execute(statement, rows).scalars())
-        new = [e for e in unique if e.message_id in stored]
+            new = [e for e in unique if e.message_id in stored]
+            if then is not None and new:
+                then(connection, new)
         return AppendResult(len(new), len(events) - len(new), new)
 
     def read(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tailorai.records import Event
 from tailorai.segments.features import UserFeatures, compute_features
@@ -38,46 +39,60 @@ class FeatureStore:
         # One writer per process: states are read, changed and written back.
         self._lock = threading.Lock()
 
-    def update(self, project_id: str, events: Sequence[Event]) -> dict[str, UserFeatures]:
-        """Fold newly stored `events` into their users' states; the states touched."""
+    def update(
+        self, project_id: str, events: Sequence[Event], *, connection: Any = None
+    ) -> dict[str, UserFeatures]:
+        """Fold newly stored `events` into their users' states; the states touched.
+
+        With `connection`, inside its transaction (the collector's, so events and features
+        commit together); else in a transaction of its own."""
         by_user: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             if event.who:
                 by_user[event.who].append(event)
         if not by_user:
             return {}
+        with self._lock:
+            if connection is not None:
+                return self._update(connection, project_id, by_user)
+            with self.store.engine.begin() as own:
+                return self._update(own, project_id, by_user)
+
+    def _update(
+        self, connection: Any, project_id: str, by_user: dict[str, list[Event]]
+    ) -> dict[str, UserFeatures]:
+        table = UserFeatureRow.__table__
+        query = select(table.c.user_key, table.c.state).where(
+            table.c.project_id == project_id, table.c.user_key.in_(list(by_user))
+        )
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        known = dict(connection.execute(query).all())
+        touched, rows = {}, []
         now = datetime.now(UTC)
-        touched = {}
-        with self._lock, self.store.session() as s:
-            rows = {
-                row.user_key: row
-                for row in s.scalars(
-                    select(UserFeatureRow)
-                    .where(
-                        UserFeatureRow.project_id == project_id,
-                        UserFeatureRow.user_key.in_(list(by_user)),
-                    )
-                    .with_for_update()
-                )
-            }
-            for user, user_events in by_user.items():
-                row = rows.get(user)
-                state = UserFeatures.from_dict(row.state) if row else UserFeatures()
-                for event in user_events:
-                    state.update(event)
-                if row is None:
-                    s.add(
-                        UserFeatureRow(
-                            project_id=project_id,
-                            user_key=user,
-                            state=state.as_dict(),
-                            updated_at=now,
-                        )
-                    )
-                else:
-                    row.state = state.as_dict()
-                    row.updated_at = now
-                touched[user] = state
+        for user, user_events in by_user.items():
+            state = UserFeatures.from_dict(known[user]) if user in known else UserFeatures()
+            for event in user_events:
+                state.update(event)
+            touched[user] = state
+            rows.append(
+                {
+                    "project_id": project_id,
+                    "user_key": user,
+                    "state": state.as_dict(),
+                    "updated_at": now,
+                }
+            )
+        insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[
+            connection.dialect.name
+        ](table)
+        connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=["project_id", "user_key"],
+                set_={"state": insert.excluded.state, "updated_at": insert.excluded.updated_at},
+            ),
+            rows,
+        )
         return touched
 
     def get(self, project_id: str, user: str) -> UserRecord | None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -176,7 +176,11 @@ class UserFeatures:
         return features
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: its deep copy was most of the cost of a feature update.
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["categories"] = dict(self.categories)
+        state["devices"] = dict(self.devices)
+        return state
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> UserFeatures:

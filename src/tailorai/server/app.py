@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tailorai.events import SqlEventStream
+from tailorai.events.collector import Collector
 from tailorai.segments import FeatureStore
 from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
@@ -32,10 +33,12 @@ def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
         version=__version__,
         description="Personalized AI content: event capture, users, segments, generation.",
     )
+    stream, features = SqlEventStream(store), FeatureStore(store)
     app.state.services = Services(
         store=store,
-        stream=SqlEventStream(store),
-        features=FeatureStore(store),
+        stream=stream,
+        features=features,
+        collector=Collector(stream, features),
         keys=KeyCache(store),
         limiter=RateLimiter(rate_limit),
     )

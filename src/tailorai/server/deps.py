@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import Request
 
 from tailorai.events import SqlEventStream
+from tailorai.events.collector import Collector
 from tailorai.projects import ApiKey
 from tailorai.segments import FeatureStore
 from tailorai.server.auth import AuthError, KeyCache, RateLimiter, key_from
 
-__all__ = ["Services", "authorize", "get_services", "ingest", "secret_key"]
+__all__ = ["Services", "authorize", "get_services", "secret_key"]
 
 
 @dataclass
@@ -23,18 +24,9 @@ class Services:
     store: Any
     stream: SqlEventStream
     features: FeatureStore
+    collector: Collector  # stores events and updates features, one commit for many requests
     keys: KeyCache
     limiter: RateLimiter
-
-
-def ingest(services: Services, project_id: str, events: list[Any]) -> Any:
-    """Store events, then fold the new ones (not duplicates) into their users' features.
-
-    Two transactions: an acknowledged event is stored even if the feature update fails, and
-    features can always be recomputed from the events."""
-    result = services.stream.append(project_id, events)
-    services.features.update(project_id, result.new)
-    return result
 
 
 def get_services(request: Request) -> Services:

@@ -7,17 +7,17 @@ and bad ones reported by index with the reason; only a batch with no good event 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from tailorai.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES, EventIn, InvalidEvent, parse_event
 from tailorai.server.body import BodyError, read_json
-from tailorai.server.deps import Services, authorize, get_services, ingest
+from tailorai.server.deps import Services, authorize, get_services
 
 __all__ = ["router", "script_router"]
 
@@ -61,7 +61,7 @@ async def _one(request: Request, services: Services, default_type: str | None) -
         event = parse_event(body, datetime.now(UTC), default_type=default_type, size=size)
     except InvalidEvent as exc:
         raise BodyError(400, f"Invalid event: {exc}.", "invalid_event") from None
-    result = await run_in_threadpool(ingest, services, key.project_id, [event])
+    result = await asyncio.wrap_future(services.collector.submit(key.project_id, [event]))
     return JSONResponse(
         {
             "ok": True,
@@ -112,7 +112,7 @@ async def batch(request: Request, services: Services = Depends(get_services)) ->
             good.append(parse_event(_with_sent_at(raw, sent_at), received_at, size=measure))
         except InvalidEvent as exc:
             rejected.append({"index": index, "detail": str(exc)})
-    result = await run_in_threadpool(ingest, services, key.project_id, good)
+    result = await asyncio.wrap_future(services.collector.submit(key.project_id, good))
     answer = {
         "ok": not rejected,
         "received": len(items),
