@@ -123,3 +123,10 @@ def test_incremental_features_equal_a_batch_recomputation(tmp_path):
                 assert value == rebuilt[name], name
         assert live["events"] == len(stream.read("shop", user=user, limit=10_000))
     store.close()
+
+
+def test_a_list_of_categories_shares_the_events_weight():
+    event = _event(0, "Movie Rated", categories=["Comedy", "Drama"])
+    state = compute_features([event, _event(1, category="Comedy")])
+    weights = state.values(T0 + timedelta(minutes=1))["category_weights"]
+    assert weights["Comedy"] == pytest.approx(3 * weights["Drama"], rel=1e-3)

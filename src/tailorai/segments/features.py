@@ -11,7 +11,8 @@ What events mean (Segment's e-commerce names, and what `tracker.js` sends):
 - impressions: "Content Shown"; clicks on content: "Content Clicked" (both carry the content's
   or generation's id); forms: "Form Submitted"; purchases: "Order Completed" with
   `properties.revenue` (or `value`, or `price`);
-- categories: `properties.category`; device: `context.device.type`, else guessed from the user
+- categories: `properties.category`, or `properties.categories` (a list sharing the event's
+  weight, such as a movie's genres); device: `context.device.type`, else guessed from the user
   agent (mobile, tablet, desktop).
 
 The engagement score (0-100) weighs five signals, each capped at 1:
@@ -141,11 +142,19 @@ class UserFeatures:
                     break
         category = props.get("category")
         if isinstance(category, str) and category:
-            self.categories[category] = self.categories.get(category, 0.0) + weight
-            if len(self.categories) > _KEPT_CATEGORIES:
-                del self.categories[min(self.categories, key=self.categories.__getitem__)]
+            self._prefer(category, weight)
+        categories = props.get("categories")
+        if isinstance(categories, list) and categories:  # a movie's genres share one event
+            named = [c for c in categories if isinstance(c, str) and c]
+            for name in named:
+                self._prefer(name, weight / len(named))
         device = _device(event)
         self.devices[device] = self.devices.get(device, 0) + 1
+
+    def _prefer(self, category: str, weight: float) -> None:
+        self.categories[category] = self.categories.get(category, 0.0) + weight
+        if len(self.categories) > _KEPT_CATEGORIES:
+            del self.categories[min(self.categories, key=self.categories.__getitem__)]
 
     def values(self, now: datetime | float) -> dict[str, Any]:
         """The features as of `now`: what segments, prompts and `GET /v1/users` show."""
