@@ -26,6 +26,8 @@ __all__ = [
     "ModelVersionRow",
     "ProjectRow",
     "PromotionRow",
+    "SegmentAssignmentRow",
+    "SegmentationRow",
     "UserFeatureRow",
     "UserRow",
 ]
@@ -180,3 +182,47 @@ class UserFeatureRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     segment: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class SegmentationRow(Base):
+    """A fitted segmentation of a project's users, version N; the model file lives at `path`.
+
+    At most one per project is in production: it names the segments users are assigned to."""
+
+    __tablename__ = "segmentations"
+    __table_args__ = (
+        UniqueConstraint("project_id", "version", name="uq_segmentations_project_version"),
+        Index(
+            "ix_segmentations_one_production",
+            "project_id",
+            unique=True,
+            sqlite_where=text("stage = 'production'"),
+            postgresql_where=text("stage = 'production'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16), default="candidate")
+    method: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)  # names, profiles, scores
+    path: Mapped[str] = mapped_column(Text)
+    users: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class SegmentAssignmentRow(Base):
+    """A user's move into a segment, with when: the history of real-time assignment."""
+
+    __tablename__ = "segment_assignments"
+    __table_args__ = (Index("ix_segment_assignments_user", "project_id", "user_key", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    user_key: Mapped[str] = mapped_column(String(255))
+    segment: Mapped[str | None] = mapped_column(String(255))
+    previous: Mapped[str | None] = mapped_column(String(255))
+    segmentation_id: Mapped[int] = mapped_column(ForeignKey("segmentations.id"))
+    assigned_at: Mapped[datetime] = mapped_column(default=_now)
