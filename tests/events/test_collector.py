@@ -17,8 +17,8 @@ def _event(message_id: str, user: str = "u1"):
     return parse_event(raw, datetime.now(UTC))
 
 
-def test_concurrent_requests_each_get_their_own_answer(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+def test_concurrent_requests_each_get_their_own_answer(store_url):
+    store = Store(store_url)
     for project in ("a", "b"):
         ensure_project(store, project)
     stream, features = SqlEventStream(store), FeatureStore(store)

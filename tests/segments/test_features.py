@@ -88,8 +88,8 @@ def test_the_engagement_formula_is_the_documented_one():
     assert engagement(features) == pytest.approx(expected)
 
 
-def test_incremental_features_equal_a_batch_recomputation(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+def test_incremental_features_equal_a_batch_recomputation(store_url):
+    store = Store(store_url)
     create_key(store, "shop", "public")
     stream, features = SqlEventStream(store), FeatureStore(store)
     rng = random.Random(0)
