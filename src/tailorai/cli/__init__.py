@@ -15,6 +15,7 @@ from tailorai.cli.events import events_app
 from tailorai.cli.keys import keys_app
 from tailorai.cli.models import models_app
 from tailorai.cli.plan import plan_command
+from tailorai.cli.segments import segments_app
 from tailorai.cli.serve import serve_command
 from tailorai.cli.train import train_command
 from tailorai.cli.users import users_app
@@ -35,6 +36,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(users_app, name="users")
+app.add_typer(segments_app, name="segments")
 app.command(name="train")(train_command)
 app.command(name="plan")(plan_command)
 app.command(name="evaluate")(evaluate_command)

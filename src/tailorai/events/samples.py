@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MOVIELENS", "movielens_events"]
+__all__ = ["MOVIELENS", "movielens_events", "replay_movielens"]
 
 MOVIELENS = Path(__file__).resolve().parents[1] / "assets" / "samples" / "movielens"
 
@@ -57,3 +57,34 @@ def movielens_events(folder: Path = MOVIELENS) -> Iterator[dict[str, Any]]:
                     },
                     "context": {"source": "movielens"},
                 }
+
+
+def replay_movielens(store: Any, project_id: str = "movielens", *, batch: int = 2000) -> int:
+    """Store the MovieLens events in `project_id` (created when new), with user features as
+    they arrive; returns how many were new (replaying again adds none)."""
+    from tailorai.events.schema import parse_event
+    from tailorai.events.sql_stream import SqlEventStream
+    from tailorai.projects import ensure_project
+    from tailorai.segments import FeatureStore
+
+    ensure_project(store, project_id)
+    stream, features = SqlEventStream(store), FeatureStore(store)
+    received = datetime.now(UTC)
+    stored, pending = 0, []
+
+    def flush() -> int:
+        result = stream.append(
+            project_id,
+            pending,
+            then=lambda connection, new: features.update(project_id, new, connection=connection),
+        )
+        pending.clear()
+        return result.stored
+
+    for raw in movielens_events():
+        pending.append(parse_event(raw, received, max_age=None))
+        if len(pending) >= batch:
+            stored += flush()
+    if pending:
+        stored += flush()
+    return stored

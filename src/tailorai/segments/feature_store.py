@@ -34,8 +34,10 @@ class UserRecord:
 
 
 class FeatureStore:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, assigner: Any = None) -> None:
+        """`assigner` (a `segmentation.Assigner`) re-assigns users whose features change."""
         self.store = store
+        self.assigner = assigner
         # One writer per process: states are read, changed and written back.
         self._lock = threading.Lock()
 
@@ -62,12 +64,14 @@ class FeatureStore:
         self, connection: Any, project_id: str, by_user: dict[str, list[Event]]
     ) -> dict[str, UserFeatures]:
         table = UserFeatureRow.__table__
-        query = select(table.c.user_key, table.c.state).where(
+        query = select(table.c.user_key, table.c.state, table.c.segment).where(
             table.c.project_id == project_id, table.c.user_key.in_(list(by_user))
         )
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
-        known = dict(connection.execute(query).all())
+        found = connection.execute(query).all()
+        known = {user: state for user, state, _ in found}
+        segments = {user: segment for user, _, segment in found}
         touched, rows = {}, []
         now = datetime.now(UTC)
         for user, user_events in by_user.items():
@@ -93,6 +97,8 @@ class FeatureStore:
             ),
             rows,
         )
+        if self.assigner is not None:
+            self.assigner.apply(connection, project_id, touched, segments)
         return touched
 
     def get(self, project_id: str, user: str) -> UserRecord | None:

@@ -55,6 +55,11 @@ _ARCHETYPES: tuple[tuple[str, tuple[str, ...], Callable[[_Traits], float]], ...]
         ("events", "sessions", "tenure_days", "recency_days"),
         lambda t: -t.mean("events", "sessions", "tenure_days") - max(t["recency_days"], 0.0),
     ),
+    (
+        "power users",  # active now and far more often than anyone
+        ("frequency_per_day", "engagement", "recency_days"),
+        lambda t: t.mean("frequency_per_day", "engagement") + max(-t["recency_days"], 0.0) - 1.0,
+    ),
     ("clickers", ("click_through",), lambda t: t["click_through"]),
     (
         "engaged readers",

@@ -5,6 +5,7 @@ uvicorn --factory tailorai.server:create_app     # or: tailor serve
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,17 +14,21 @@ from fastapi.middleware.cors import CORSMiddleware
 from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
 from tailorai.segments import FeatureStore
+from tailorai.segments.segmentation import Assigner, Segmentations
 from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
-from tailorai.server.routers import capture, dashboard, users
+from tailorai.server.routers import capture, dashboard, segments, users
 
 __all__ = ["create_app"]
 
 
-def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
-    """The app on `store` (default: the settings' database); `rate_limit` calls a second per
-    key (bursts of as many), 0 for none."""
+def create_app(
+    store: Any = None, *, rate_limit: float = 1000.0, home: Path | None = None
+) -> FastAPI:
+    """The app on `store` (default: the settings' database) and `home` (artifacts: default the
+    settings' `TAILOR_HOME`); `rate_limit` calls a second per key (bursts of as many), 0 for
+    none."""
     from tailorai import __version__
     from tailorai.store import Store
 
@@ -33,11 +38,14 @@ def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
         version=__version__,
         description="Personalized AI content: event capture, users, segments, generation.",
     )
-    stream, features = SqlEventStream(store), FeatureStore(store)
+    segmentations = Segmentations(store, home)
+    stream = SqlEventStream(store)
+    features = FeatureStore(store, Assigner(segmentations))
     app.state.services = Services(
         store=store,
         stream=stream,
         features=features,
+        segmentations=segmentations,
         collector=Collector(stream, features),
         keys=KeyCache(store),
         limiter=RateLimiter(rate_limit),
@@ -54,5 +62,6 @@ def create_app(store: Any = None, *, rate_limit: float = 1000.0) -> FastAPI:
     app.include_router(capture.router)
     app.include_router(capture.script_router)
     app.include_router(users.router)
+    app.include_router(segments.router)
     app.include_router(dashboard.router)
     return app

@@ -14,6 +14,7 @@ from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
 from tailorai.projects import ApiKey
 from tailorai.segments import FeatureStore
+from tailorai.segments.segmentation import Segmentations
 from tailorai.server.auth import AuthError, KeyCache, RateLimiter, key_from
 
 __all__ = ["Services", "authorize", "get_services", "secret_key"]
@@ -24,6 +25,7 @@ class Services:
     store: Any
     stream: SqlEventStream
     features: FeatureStore
+    segmentations: Segmentations
     collector: Collector  # stores events and updates features, one commit for many requests
     keys: KeyCache
     limiter: RateLimiter
