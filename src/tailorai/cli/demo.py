@@ -32,8 +32,12 @@ def demo(
     train_adapter: bool = typer.Option(
         True, "--train/--no-train", help="Also train and promote a LoRA adapter."
     ),
+    behaviour: bool = typer.Option(
+        True, "--segments/--no-segments", help="Also replay MovieLens and segment its users."
+    ),
 ) -> None:
-    """Prepare the shipped samples, then train and promote a LoRA adapter on them.
+    """Prepare the shipped samples, train and promote a LoRA adapter on them, then replay the
+    shipped MovieLens behaviour as events and fit, name and print its users' segments.
 
     The samples: chats, email, feedback, customer support, persona chat and SMS.
 
@@ -42,8 +46,38 @@ def demo(
     inputs = [SAMPLES / name for name in DEMO_INPUTS]
     options = {"our_addresses": ["@shop.example"], "export": ["openai"]}
     run_prepare(inputs, out, options, config_file=None, as_json=as_json)
-    if not train_adapter:
-        return
+    if train_adapter:
+        _train_and_plan(out, as_json)
+    if behaviour:
+        _segments(as_json)
+
+
+def _segments(as_json: bool) -> None:
+    """MovieLens ratings and tags as events -> per-user features -> segments, promoted."""
+    from tailorai.cli.segments import print_segmentation
+    from tailorai.events.samples import replay_movielens
+    from tailorai.segments.segmentation import Segmentations
+    from tailorai.store import Store
+
+    console = Console(stderr=True)
+    console.print("Replaying MovieLens (100,836 ratings, 3,683 tags, 610 users) as events...")
+    store = Store()
+    try:
+        stored = replay_movielens(store, "movielens")
+        console.print(f"{stored:,} new events stored; fitting segments (k by silhouette)...")
+        segmentations = Segmentations(store)
+        version = segmentations.fit("movielens", k="auto")
+        segmentations.promote("movielens", version.version)
+        version = segmentations.get("movielens", version.version)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(version.as_dict(), indent=2))
+    else:
+        print_segmentation(version)
+
+
+def _train_and_plan(out: Path, as_json: bool) -> None:
     # A quick LoRA adapter on a sample of the prepared data: minutes on a laptop CPU, and the
     # same code path as a full `tailor train`.
     from tailorai.cli.train import print_versions

@@ -1,0 +1,28 @@
+"""`tailor demo` as a user runs it (without the adapter training, which other tests cover)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_prepares_data_and_segments_movielens(tmp_path):
+    env = os.environ.copy()
+    env["TAILOR_HOME"] = str(tmp_path / "home")
+    env["TAILOR_DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "tailorai.cli", "demo", "--no-train", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "o" / "train.jsonl").is_file()
+    assert "104,519 new events stored" in done.stderr
+    assert "Segmentation 1 of movielens (production" in done.stdout
+    assert "chosen" in done.stdout and "Davies-Bouldin" in done.stdout
