@@ -130,3 +130,51 @@ def test_a_list_of_categories_shares_the_events_weight():
     state = compute_features([event, _event(1, category="Comedy")])
     weights = state.values(T0 + timedelta(minutes=1))["category_weights"]
     assert weights["Comedy"] == pytest.approx(3 * weights["Drama"], rel=1e-3)
+
+
+def test_an_anonymous_visitor_who_identifies_brings_their_history(store_url):
+    store = Store(store_url)
+    create_key(store, "shop", "public")
+    stream, features = SqlEventStream(store), FeatureStore(store)
+
+    def send(*raws):
+        now = T0 + timedelta(days=1)
+        events = [parse_event(r, now, max_age=None) for r in raws]
+        features.update("shop", stream.append("shop", events).new)
+
+    anonymous = {"type": "track", "anonymousId": "a1", "timestamp": T0.isoformat()}
+    send(
+        {**anonymous, "event": "Page Left", "properties": {"dwell_ms": 10_000}},
+        {**anonymous, "event": "Viewed", "properties": {"category": "shoes"}},
+    )
+    assert features.get("shop", "a1").features.events == 2
+    send({"type": "identify", "userId": "u1", "anonymousId": "a1", "timestamp": T0.isoformat()})
+    send(
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "u1",
+            "anonymousId": "a1",
+            "properties": {"revenue": 20.0},
+            "timestamp": T0.isoformat(),
+        }
+    )
+    assert features.get("shop", "a1") is None  # folded into the user
+    values = features.get("shop", "u1").features.values(T0)
+    assert values["events"] == 4 and values["purchases"] == 1
+    assert values["mean_dwell_s"] == pytest.approx(10.0) and values["top_categories"] == ["shoes"]
+    store.close()
+
+
+def test_merging_two_states_equals_folding_all_their_events():
+    a = [_event(m, category="a", dwell_ms=1000) for m in (0, 50, 5000)]
+    b = [_event(m, "Order Completed", category="b", revenue=5.0) for m in (20, 3000)]
+    merged = compute_features(a)
+    merged.merge(compute_features(b))
+    together = compute_features(sorted(a + b, key=lambda e: e.timestamp))
+    now = T0 + timedelta(days=5)
+    left, right = merged.values(now), together.values(now)
+    for name in ("events", "purchases", "revenue", "mean_dwell_s", "top_categories"):
+        assert left[name] == right[name], name
+    assert left["frequency_per_day"] == pytest.approx(right["frequency_per_day"])
+    assert left["category_weights"] == pytest.approx(right["category_weights"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tailorai.records import Event
@@ -48,24 +48,35 @@ class FeatureStore:
 
         With `connection`, inside its transaction (the collector's, so events and features
         commit together); else in a transaction of its own."""
+        # An anonymous visitor who identified is that user from now on, history included.
+        linked = {
+            e.anonymous_id: e.user_id
+            for e in events
+            if e.user_id and e.anonymous_id and e.anonymous_id != e.user_id
+        }
         by_user: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             if event.who:
-                by_user[event.who].append(event)
+                by_user[linked.get(event.who, event.who)].append(event)
         if not by_user:
             return {}
         with self._lock:
             if connection is not None:
-                return self._update(connection, project_id, by_user)
+                return self._update(connection, project_id, by_user, linked)
             with self.store.engine.begin() as own:
-                return self._update(own, project_id, by_user)
+                return self._update(own, project_id, by_user, linked)
 
     def _update(
-        self, connection: Any, project_id: str, by_user: dict[str, list[Event]]
+        self,
+        connection: Any,
+        project_id: str,
+        by_user: dict[str, list[Event]],
+        linked: dict[str, str],
     ) -> dict[str, UserFeatures]:
         table = UserFeatureRow.__table__
         query = select(table.c.user_key, table.c.state, table.c.segment).where(
-            table.c.project_id == project_id, table.c.user_key.in_(list(by_user))
+            table.c.project_id == project_id,
+            table.c.user_key.in_([*by_user, *linked]),
         )
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
@@ -74,8 +85,12 @@ class FeatureStore:
         segments = {user: segment for user, _, segment in found}
         touched, rows = {}, []
         now = datetime.now(UTC)
+        merged = [anonymous for anonymous in linked if anonymous in known]
         for user, user_events in by_user.items():
             state = UserFeatures.from_dict(known[user]) if user in known else UserFeatures()
+            for anonymous in merged:
+                if linked[anonymous] == user:
+                    state.merge(UserFeatures.from_dict(known[anonymous]))
             for event in user_events:
                 state.update(event)
             touched[user] = state
@@ -97,6 +112,10 @@ class FeatureStore:
             ),
             rows,
         )
+        if merged:  # their history now lives under the user id
+            connection.execute(
+                delete(table).where(table.c.project_id == project_id, table.c.user_key.in_(merged))
+            )
         if self.assigner is not None:
             self.assigner.apply(connection, project_id, touched, segments)
         return touched

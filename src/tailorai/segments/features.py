@@ -151,6 +151,47 @@ class UserFeatures:
         device = _device(event)
         self.devices[device] = self.devices.get(device, 0) + 1
 
+    def merge(self, other: UserFeatures) -> None:
+        """Take in another state of the same person (an anonymous visitor who identified)."""
+        if other.events == 0:
+            return
+        if self.events == 0:
+            for name in self.__slots__:
+                setattr(self, name, getattr(other, name))
+            self.categories, self.devices = dict(other.categories), dict(other.devices)
+            return
+        newest = max(self.last_seen, other.last_seen)
+        mine = math.exp(-_DECAY * (newest - self.last_seen))
+        theirs = math.exp(-_DECAY * (newest - other.last_seen))
+        self.decayed = self.decayed * mine + other.decayed * theirs
+        names = set(self.categories) | set(other.categories)
+        self.categories = {
+            n: self.categories.get(n, 0.0) * mine + other.categories.get(n, 0.0) * theirs
+            for n in names
+        }
+        while len(self.categories) > _KEPT_CATEGORIES:
+            del self.categories[min(self.categories, key=self.categories.__getitem__)]
+        for name, count in other.devices.items():
+            self.devices[name] = self.devices.get(name, 0) + count
+        for name in (
+            "events",
+            "sessions",
+            "dwell_sum",
+            "dwell_n",
+            "scroll_sum",
+            "scroll_n",
+            "impressions",
+            "content_clicks",
+            "forms",
+            "purchases",
+            "revenue",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.last_seen > self.last_seen:
+            self.session_id = other.session_id
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = newest
+
     def _prefer(self, category: str, weight: float) -> None:
         self.categories[category] = self.categories.get(category, 0.0) + weight
         if len(self.categories) > _KEPT_CATEGORIES:
