@@ -9,7 +9,7 @@ acknowledges them (`XACK`): delivery is at least once, storage exactly once. Ent
 consumer left unacknowledged are taken over after `min_idle_ms` (`XAUTOCLAIM`).
 
     stream = RedisEventStream("redis://127.0.0.1:6379/0")
-    Consumer(stream, "ingest", "worker-1", sql_stream, features).run_once()
+    Consumer(stream, "shop", "ingest", "worker-1", sql_stream, features).run_once()
 """
 
 from __future__ import annotations
@@ -17,20 +17,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from tailorai.errors import MissingDependency, StoreError
 from tailorai.events.sql_stream import AppendResult
 from tailorai.records import Event
 
-__all__ = ["Consumer", "RedisEventStream"]
+__all__ = ["RedisEventStream", "decode_event", "encode_event"]
 
 
-def _encode(event: Event) -> str:
+def encode_event(event: Event) -> str:
     return json.dumps(event.as_dict(), separators=(",", ":"))
 
 
-def _decode(data: str) -> Event:
+def decode_event(data: str | bytes) -> Event:
     raw = json.loads(data)
     for key in ("timestamp", "received_at", "sent_at"):
         if raw.get(key):
@@ -59,7 +58,7 @@ class RedisEventStream:
                 for event in events:
                     pipe.xadd(
                         self.key(project_id),
-                        {"e": _encode(event)},
+                        {"e": encode_event(event)},
                         maxlen=self.maxlen,
                         approximate=True,
                     )
@@ -85,7 +84,9 @@ class RedisEventStream:
         answer = self.client.xreadgroup(
             group, consumer, {self.key(project_id): ">"}, count=count, block=block_ms or None
         )
-        return [(entry, _decode(fields["e"])) for _, entries in answer for entry, fields in entries]
+        return [
+            (entry, decode_event(fields["e"])) for _, entries in answer for entry, fields in entries
+        ]
 
     def claim(
         self, project_id: str, group: str, consumer: str, *, min_idle_ms: int, count: int = 500
@@ -94,7 +95,7 @@ class RedisEventStream:
         _next, entries, *_deleted = self.client.xautoclaim(
             self.key(project_id), group, consumer, min_idle_time=min_idle_ms, count=count
         )
-        return [(entry, _decode(fields["e"])) for entry, fields in entries if fields]
+        return [(entry, decode_event(fields["e"])) for entry, fields in entries if fields]
 
     def ack(self, project_id: str, group: str, entry_ids: Sequence[str]) -> int:
         return int(self.client.xack(self.key(project_id), group, *entry_ids)) if entry_ids else 0
@@ -102,38 +103,5 @@ class RedisEventStream:
     def pending(self, project_id: str, group: str) -> int:
         return int(self.client.xpending(self.key(project_id), group)["pending"])
 
-
-class Consumer:
-    """Moves a project's entries from Redis into the SQL store and user features."""
-
-    def __init__(
-        self,
-        stream: RedisEventStream,
-        project_id: str,
-        group: str,
-        name: str,
-        store_stream: Any,
-        features: Any = None,
-        *,
-        min_idle_ms: int = 30_000,
-    ) -> None:
-        self.stream, self.project_id, self.group, self.name = stream, project_id, group, name
-        self.store_stream, self.features = store_stream, features
-        self.min_idle_ms = min_idle_ms
-        stream.ensure_group(project_id, group)
-
-    def run_once(self, *, count: int = 500, block_ms: int = 0) -> AppendResult:
-        """Take over stale entries, then read new ones; store, update features, acknowledge."""
-        entries = self.stream.claim(
-            self.project_id, self.group, self.name, min_idle_ms=self.min_idle_ms, count=count
-        )
-        entries += self.stream.read(
-            self.project_id, self.group, self.name, count=count, block_ms=block_ms
-        )
-        if not entries:
-            return AppendResult(0, 0, [])
-        result = self.store_stream.append(self.project_id, [event for _, event in entries])
-        if self.features is not None:
-            self.features.update(self.project_id, result.new)
-        self.stream.ack(self.project_id, self.group, [entry for entry, _ in entries])
-        return result
+    def close(self, project_id: str, group: str, consumer: str) -> None:
+        """Nothing to leave: what the consumer did not acknowledge is claimed by another."""
