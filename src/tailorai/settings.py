@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     base_model: str = Field(
         DEFAULT_BASE_MODEL, description="Hub id, local folder or GGUF file of the base model."
     )
+    events_url: str | None = Field(
+        None,
+        description="Where captured events go first: unset for the SQL store; redis://HOST:PORT/DB "
+        "for Redis Streams or kafka://HOST:PORT for Kafka (then `tailor events consume` moves "
+        "them into the store).",
+    )
     data: dict[str, Any] = Field(
         default_factory=dict, description="Defaults for `tailor data prepare` (see PrepareConfig)."
     )

@@ -136,3 +136,44 @@ def test_what_a_dead_consumer_read_is_taken_over(backend, sink):
     assert stored == 20
     assert {e.message_id for _, e in sql.read(project)} == {f"m{i}" for i in range(20)}
     stream.close(project, "ingest", "alive")
+
+
+def test_server_captures_into_redis_and_the_consume_command_stores(redis_url, tmp_path):
+    import sys
+
+    import httpx
+
+    from tailorai.projects import create_key
+    from tailorai.server import create_app
+    from tests.server.conftest import serve
+
+    database = f"sqlite:///{tmp_path / 'via-redis.db'}"
+    store = Store(database)
+    project = f"p{uuid.uuid4().hex[:10]}"
+    key = create_key(store, project, "public")
+    app = create_app(store, rate_limit=0, home=tmp_path, events_url=redis_url)
+    batch = [
+        {"type": "track", "event": "Viewed", "userId": "u1", "messageId": f"m{i % 5}"}
+        for i in range(8)  # three of them resent
+    ]
+    for url in serve(app):
+        answer = httpx.post(f"{url}/v1/batch", json=batch, headers={"X-Write-Key": key})
+        assert answer.status_code == 200 and answer.json()["stored"] == 8  # queued in Redis
+    assert SqlEventStream(store).read(project) == []  # not in the store until consumed
+    env = {
+        **os.environ,
+        "TAILOR_DATABASE_URL": database,
+        "TAILOR_EVENTS_URL": redis_url,
+        "TAILOR_HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tailorai.cli", "events", "consume", "--project", project, "--once"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "5 events stored."
+    assert FeatureStore(store).get(project, "u1").features.events == 5
+    store.close()

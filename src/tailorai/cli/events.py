@@ -61,3 +61,53 @@ def import_command(
         f"{summary['quarantined']} quarantined"
         + (f" (see {summary['quarantine_file']})" if report.quarantined else "")
     )
+
+
+@events_app.command("consume")
+def consume_command(
+    project: str = typer.Option("default", "--project", help="The project whose events to move."),
+    group: str = typer.Option("ingest", help="Consumer group: members share the work."),
+    name: str = typer.Option("worker-1", help="This member's name, unique in the group."),
+    once: bool = typer.Option(False, "--once", help="Move what is there, then stop."),
+    config: Path | None = typer.Option(None, "--config", help="A tailor.yaml to read."),
+) -> None:
+    """Move captured events from Redis or Kafka (TAILOR_EVENTS_URL, e.g.
+    redis://127.0.0.1:6379/0, set for `tailor serve` too) into the store.
+
+    Example: tailor events consume --project shop --group ingest --name worker-1
+    """
+    from tailorai.errors import ConfigError
+    from tailorai.events import SqlEventStream
+    from tailorai.events.consumer import Consumer
+    from tailorai.events.streams import open_stream
+    from tailorai.projects import ensure_project
+    from tailorai.segments import FeatureStore
+    from tailorai.segments.segmentation import Assigner, Segmentations
+    from tailorai.store import Store
+
+    settings = get_settings(config)
+    if not settings.events_url:
+        raise ConfigError(
+            "TAILOR_EVENTS_URL is not set: events already go straight to the store, so there is "
+            "nothing to consume. Set it to redis://... or kafka://... for `tailor serve` and here."
+        )
+    store = Store(settings.database_url)
+    stream = open_stream(settings.events_url)
+    try:
+        ensure_project(store, project)
+        features = FeatureStore(store, Assigner(Segmentations(store, settings.home)))
+        consumer = Consumer(stream, project, group, name, SqlEventStream(store), features)
+        total = 0
+        while True:
+            result = consumer.run_once(block_ms=1000)
+            total += result.stored
+            if result.stored or result.duplicates:
+                typer.echo(f"stored {result.stored}, duplicates {result.duplicates}", err=True)
+            elif once:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.close(project, group, name)
+        store.close()
+    typer.echo(f"{total} events stored.")

@@ -28,6 +28,9 @@ def serve_command(
     from tailorai.server import create_app
     from tailorai.store import Store
 
-    store = Store(get_settings(config).database_url)
-    app = create_app(store, rate_limit=rate_limit)
+    settings = get_settings(config)
+    store = Store(settings.database_url)
+    app = create_app(
+        store, rate_limit=rate_limit, home=settings.home, events_url=settings.events_url
+    )
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -86,7 +86,9 @@ class Collector:
                 features.update(project_id, new, connection=connection)
 
         try:
-            result = self.stream.append(project_id, events, then=then)
+            # A message stream (Redis, Kafka) takes no `then`: its consumer updates features.
+            extra = {"then": then} if then is not None else {}
+            result = self.stream.append(project_id, events, **extra)
         except Exception as exc:
             for request in requests:
                 request.answer.set_exception(exc)

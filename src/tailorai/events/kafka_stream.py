@@ -61,7 +61,7 @@ class KafkaEventStream:
         if left or failures:
             reason = failures[0] if failures else f"{left} events not acknowledged in time"
             raise StoreError(f"Cannot add events to Kafka topic {self.topic(project_id)}: {reason}")
-        return AppendResult(len(events), 0, [])
+        return AppendResult(len(events), 0, list(events))
 
     def ensure_group(self, project_id: str, group: str) -> None:
         """Groups are made by the broker when a member joins; nothing to do."""

@@ -68,7 +68,7 @@ class RedisEventStream:
                 f"Cannot add events to Redis stream {self.key(project_id)}: {exc}"
             ) from exc
         # Stored here means queued for the consumer, which drops duplicates.
-        return AppendResult(len(events), 0, [])
+        return AppendResult(len(events), 0, list(events))
 
     def ensure_group(self, project_id: str, group: str) -> None:
         try:

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
+from tailorai.events.streams import open_stream
 from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Assigner, Segmentations
 from tailorai.server.auth import KeyCache, RateLimiter
@@ -24,11 +25,16 @@ __all__ = ["create_app"]
 
 
 def create_app(
-    store: Any = None, *, rate_limit: float = 1000.0, home: Path | None = None
+    store: Any = None,
+    *,
+    rate_limit: float = 1000.0,
+    home: Path | None = None,
+    events_url: str | None = None,
 ) -> FastAPI:
     """The app on `store` (default: the settings' database) and `home` (artifacts: default the
     settings' `TAILOR_HOME`); `rate_limit` calls a second per key (bursts of as many), 0 for
-    none."""
+    none. With `events_url` (Redis or Kafka) captured events go there first and a
+    `tailor events consume` process stores them and updates features."""
     from tailorai import __version__
     from tailorai.store import Store
 
@@ -46,7 +52,9 @@ def create_app(
         stream=stream,
         features=features,
         segmentations=segmentations,
-        collector=Collector(stream, features),
+        collector=(
+            Collector(open_stream(events_url)) if events_url else Collector(stream, features)
+        ),
         keys=KeyCache(store),
         limiter=RateLimiter(rate_limit),
     )
