@@ -120,6 +120,13 @@ def test_segments_endpoint(live):
     assert body["version"] == 1 and len(body["segments"]) == 3
     assert sum(s["users_now"] for s in body["segments"]) == 90
     assert all(s["profile"]["description"] for s in body["segments"])
+    other = create_key(store, "other-shop", "secret")
+    with live.client() as http:
+        elsewhere = http.get("/v1/segments", headers={"Authorization": f"Bearer {other}"})
+        page = http.get("/", cookies={"tailor_key": live.secret_key})
+    assert elsewhere.status_code == 404  # another project's key sees none of these segments
+    assert page.status_code == 200 and "segmentation 1" in page.text
+    assert body["segments"][0]["profile"]["description"] in page.text
 
 
 def test_cli_fit_show_assign(tmp_path):

@@ -48,7 +48,14 @@ def _login(request: Request, error: str | None = None, status: int = 200) -> Res
 def _overview(services: Services, project: str) -> dict[str, Any]:
     per_minute = events_per_minute(services.store, project)
     segments = services.features.segment_sizes(project)
+    production = services.segmentations.production(project)
+    profiles = {
+        p["name"]: p.get("description", "")
+        for p in (production.summary.get("profiles", []) if production else [])
+    }
     return {
+        "profiles": profiles,
+        "segmentation": production.version if production else None,
         "project": project,
         "per_minute": per_minute,
         "peak": max(max(per_minute), 1),
