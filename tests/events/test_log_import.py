@@ -51,7 +51,9 @@ def test_combined_log_lines_become_events_once(tmp_path):
     assert events[2].message_id != first.message_id  # the same request twice is two visits
     again = import_events(path, "combined", "shop", stream, features)
     assert again.stored == 0 and again.duplicates == 4
-    assert features.get("shop", first.anonymous_id).features.events == 2
+    # The visitor signed in as alice: their anonymous page views are alice's now.
+    assert features.get("shop", first.anonymous_id) is None
+    assert features.get("shop", "alice").features.events == 3
     store.close()
 
 

@@ -80,8 +80,9 @@ def test_tracker_records_what_the_user_did(live, tmp_path):
         page.wait_for_url(f"{site}/second.html**")
         page.wait_for_timeout(500)
         page.close()  # leaving the second page flushes its last events by beacon
+        # The beacon outlives the page but not the browser: wait for it before closing.
+        events = _wait_for(live, 11)
         browser.close()
-    events = _wait_for(live, 11)
     names = [(e.type, e.event) for e in events]
     pages = [e for e in events if e.type == "page"]
     assert [e.context["page"]["title"] for e in pages] == ["First", "Second"]

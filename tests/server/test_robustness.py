@@ -37,8 +37,8 @@ def _paths(live) -> list[tuple[str, str]]:
         concrete = path.replace("{user_id}", "some%2Fuser")
         routes += [(method.upper(), concrete) for method in methods]
     # The dashboard's pages are not in the API schema.
-    routes += [("GET", "/"), ("POST", "/login"), ("GET", "/users?id=%00"), ("GET", "/logout")]
-    return routes + [("GET", "/users/%3Cscript%3E"), ("GET", "/tracker.js")]
+    pages = [("GET", "/"), ("POST", "/login"), ("GET", "/users?id=%00"), ("GET", "/logout")]
+    return [*routes, *pages, ("GET", "/users/%3Cscript%3E"), ("GET", "/tracker.js")]
 
 
 def test_garbage_at_every_endpoint_never_gets_a_500(live):
@@ -101,3 +101,18 @@ def test_each_key_is_rate_limited_with_retry_after(live):
         assert int(refused.headers["Retry-After"]) >= 1
         assert refused.json()["code"] == "rate_limited"
         assert other_key.status_code == 200  # the limit is per key
+
+
+def test_a_client_hanging_up_mid_body_is_not_a_server_error(live, caplog):
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    where = urlsplit(live.url)
+    with socket.create_connection((where.hostname, where.port)) as raw:
+        raw.sendall(
+            b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: 5000\r\n\r\n" + b'{"batch": ['
+        )
+    time.sleep(0.5)
+    assert "Unexpected error" not in caplog.text

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from tailorai.errors import ConfigError, DataError, RegistryError, TailorError
 from tailorai.server.auth import AuthError
@@ -50,6 +51,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), "http_error", **(exc.headers or {}))
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
+        # The client hung up mid-body (a closing browser tab): nothing was stored, nobody
+        # hears this answer, and it is not a server error.
+        return _error(400, "The client disconnected before sending the whole body.", "left")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
