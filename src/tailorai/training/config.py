@@ -71,7 +71,10 @@ class TrainConfig(ConfigSection):
     )
     lora_r: int = option("LoRA rank.", 16)
     lora_alpha: int = option("LoRA scaling alpha.", 32)
-    lora_dropout: float = option("LoRA dropout.", 0.05)
+    # Zero by default: a dropout copies the input of every adapted layer, which made LoRA no
+    # faster than full fine-tuning on CPU (1.86 s vs 1.87 s a step; 1.49 s without it, 26M
+    # model). Early stopping and the refusal of runs that never improve guard overfitting.
+    lora_dropout: float = option("LoRA dropout on the adapters' input (0: none, fastest).", 0.0)
     lora_target_modules: list[str] = option(
         "Modules that get adapters; all linear layers when empty.", factory=list
     )
