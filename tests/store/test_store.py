@@ -90,3 +90,20 @@ def test_several_processes_can_open_a_new_database_at_once(store_url):
     store = Store(store_url)
     assert {"users", "datasets"} <= set(inspect(store.engine).get_table_names())
     store.close()
+
+
+def test_background_checkpoints_move_the_log_into_the_database(tmp_path):
+    import shutil
+    import sqlite3
+    import time
+
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    store.checkpoint_in_background(every=0.05)
+    store.upsert_users({f"u{i}": {"n": i} for i in range(200)})
+    time.sleep(0.5)
+    # The database file alone, without its write-ahead log, must hold the rows.
+    shutil.copy(tmp_path / "w.db", tmp_path / "copy.db")
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT count(*) FROM users").fetchone()[0] == 200
+    copy.close()
+    store.close()

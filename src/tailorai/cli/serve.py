@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import typer
@@ -30,7 +31,9 @@ def serve_command(
 
     settings = get_settings(config)
     store = Store(settings.database_url)
+    store.checkpoint_in_background()
     app = create_app(
         store, rate_limit=rate_limit, home=settings.home, events_url=settings.events_url
     )
+    gc.freeze()  # what startup made lives forever: spare the collector from walking it
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

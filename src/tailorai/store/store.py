@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +35,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -154,5 +162,28 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(DatasetRow).order_by(DatasetRow.created_at.desc())))
 
+    def checkpoint_in_background(self, every: float = 1.0) -> None:
+        """SQLite: copy the write-ahead log into the database from a thread of its own.
+
+        By default SQLite checkpoints inside whichever commit crosses 1,000 log pages, and every
+        request waiting on that commit waits for the checkpoint too: the server's slowest
+        answers. A PASSIVE checkpoint here never blocks writers. No-op on other databases."""
+        if self.engine.dialect.name != "sqlite" or getattr(self, "_checkpointer", None):
+            return
+        event.listen(self.engine, "connect", _no_autocheckpoint)
+        self.engine.dispose()  # pooled connections reopen with the pragma
+        self._stop = threading.Event()
+
+        def run() -> None:
+            while not self._stop.wait(every):
+                with contextlib.suppress(SQLAlchemyError), self.engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+        self._checkpointer = threading.Thread(target=run, name="tailor-checkpoint", daemon=True)
+        self._checkpointer.start()
+
     def close(self) -> None:
+        if getattr(self, "_checkpointer", None):
+            self._stop.set()
+            self._checkpointer.join(timeout=5)
         self.engine.dispose()
