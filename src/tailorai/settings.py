@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     base_model: str = Field(
         DEFAULT_BASE_MODEL, description="Hub id, local folder or GGUF file of the base model."
     )
+    project: str = Field(
+        "default",
+        description="The project commands and the Python API work in when none is named; every "
+        "stored row belongs to one.",
+    )
     events_url: str | None = Field(
         None,
         description="Where captured events go first: unset for the SQL store; redis://HOST:PORT/DB "

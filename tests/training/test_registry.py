@@ -511,3 +511,26 @@ def test_export_refuses_a_used_target_and_unknown_formats(local_registry, artifa
     empty = tmp_path / "empty"
     empty.mkdir()
     assert (local_registry.export("support@1", empty, "peft") / "adapter_config.json").is_file()
+
+
+def test_projects_never_see_each_others_versions(tmp_path, artifacts):
+    from tailorai.projects import ensure_project
+
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    ensure_project(store, "shop")
+    mine = Registry(store, home=tmp_path, project="shop")
+    theirs = Registry(store, home=tmp_path)  # the default project
+    ours = _register(mine, "support", artifacts)
+    mine.promote(ours.ref)
+    assert ours.ref == "support@1" and ours.path.is_relative_to(tmp_path / "registry" / "shop")
+    assert theirs.list() == [] and theirs.production("global") is None
+    with pytest.raises(RegistryError, match="No model named 'support'"):
+        theirs.get("support")
+    # The same name starts at 1 in another project, and each has its own production version.
+    other = _register(theirs, "support", artifacts)
+    theirs.promote(other.ref)
+    assert other.ref == "support@1"
+    assert mine.production("global").path != theirs.production("global").path
+    assert [v.ref for v in mine.list()] == ["support@1"]
+    assert [h["promoted"] for h in theirs.history("global")] == ["support@1"]
+    store.close()

@@ -74,6 +74,7 @@ def _register(report: dict[str, Any], out: Path) -> None:
             config=report["config"],
             report={k: v for k, v in report.items() if k not in ("inputs", "config")},
             lineage={"inputs": report["inputs"], "tailorai_version": report["tailorai_version"]},
+            project=get_settings().project,
         )
     finally:
         store.close()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tailorai.errors import StoreError
 from tailorai.settings import get_settings
-from tailorai.store.tables import DatasetRow, UserRow
+from tailorai.store.tables import DEFAULT_PROJECT, DatasetRow, UserRow
 
 __all__ = ["Store"]
 
@@ -109,26 +109,41 @@ class Store:
                 session.rollback()
                 raise StoreError(f"Database write failed on {self.url!r}: {exc}") from exc
 
-    def upsert_users(self, users: Mapping[str, Mapping[str, Any]] | Iterable[str]) -> int:
-        """Record users seen in data, merging new traits into known ones. Returns rows touched."""
+    def upsert_users(
+        self,
+        users: Mapping[str, Mapping[str, Any]] | Iterable[str],
+        *,
+        project: str = DEFAULT_PROJECT,
+    ) -> int:
+        """Record `project`'s users seen in data, merging new traits into known ones. Returns
+        rows touched."""
         items = dict(users) if isinstance(users, Mapping) else {u: {} for u in users}
         now = datetime.now(UTC)
         with self.session() as s:
-            known = {
-                row.id: row for row in s.scalars(select(UserRow).where(UserRow.id.in_(list(items))))
-            }
+            query = select(UserRow).where(
+                UserRow.project_id == project, UserRow.id.in_(list(items))
+            )
+            known = {row.id: row for row in s.scalars(query)}
             for user_id, traits in items.items():
                 row = known.get(user_id)
                 if row is None:
-                    s.add(UserRow(id=user_id, traits=dict(traits), first_seen=now, last_seen=now))
+                    s.add(
+                        UserRow(
+                            project_id=project,
+                            id=user_id,
+                            traits=dict(traits),
+                            first_seen=now,
+                            last_seen=now,
+                        )
+                    )
                 else:
                     row.traits = {**row.traits, **traits}
                     row.last_seen = now
         return len(items)
 
-    def get_user(self, user_id: str) -> UserRow | None:
+    def get_user(self, user_id: str, *, project: str = DEFAULT_PROJECT) -> UserRow | None:
         with self.session() as s:
-            return s.get(UserRow, user_id)
+            return s.get(UserRow, (project, user_id))
 
     def add_dataset(
         self,
@@ -140,10 +155,13 @@ class Store:
         config: Mapping[str, Any],
         report: Mapping[str, Any],
         lineage: Mapping[str, Any],
+        project: str = DEFAULT_PROJECT,
     ) -> DatasetRow:
-        """Register a prepared dataset; the same id again updates its path and report."""
+        """Register a prepared dataset of `project`; the same id (the same files) again updates
+        its path, report and project."""
         with self.session() as s:
             row = s.get(DatasetRow, dataset_id) or DatasetRow(id=dataset_id)
+            row.project_id = project
             row.path = path
             row.train_examples = train_examples
             row.validation_examples = validation_examples

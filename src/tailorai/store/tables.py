@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "DEFAULT_PROJECT",
     "ApiKeyRow",
     "Base",
     "DatasetRow",
@@ -44,11 +45,17 @@ class Base(DeclarativeBase):
     }
 
 
+DEFAULT_PROJECT = "default"
+
+
 class UserRow(Base):
-    """A user of the customer's product, as seen in its data: one row per user id."""
+    """A user of the customer's product, as seen in its data: one row per project and user id."""
 
     __tablename__ = "users"
 
+    project_id: Mapped[str] = mapped_column(
+        String(64), primary_key=True, server_default=DEFAULT_PROJECT
+    )
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     traits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     first_seen: Mapped[datetime] = mapped_column(default=_now)
@@ -61,6 +68,7 @@ class DatasetRow(Base):
     __tablename__ = "datasets"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_PROJECT)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     train_examples: Mapped[int] = mapped_column(Integer)
@@ -75,11 +83,14 @@ class ModelVersionRow(Base):
 
     __tablename__ = "model_versions"
     __table_args__ = (
-        UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
+        UniqueConstraint(
+            "project_id", "name", "version", name="uq_model_versions_project_name_version"
+        ),
         # The database itself guarantees one production version per scope, even when two
         # promotions race.
         Index(
             "ix_model_versions_one_production_per_scope",
+            "project_id",
             "scope",
             unique=True,
             sqlite_where=text("stage = 'production'"),
@@ -88,6 +99,7 @@ class ModelVersionRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_PROJECT)
     name: Mapped[str] = mapped_column(String(255), index=True)
     version: Mapped[int] = mapped_column(Integer)
     scope: Mapped[str] = mapped_column(String(300), index=True)
@@ -113,6 +125,7 @@ class PromotionRow(Base):
     __tablename__ = "model_promotions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_PROJECT)
     scope: Mapped[str] = mapped_column(String(300), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))

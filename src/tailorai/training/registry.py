@@ -235,11 +235,17 @@ class Registry:
     ['support@2']
     """
 
-    def __init__(self, store: Store | None = None, home: Path | None = None) -> None:
+    def __init__(
+        self, store: Store | None = None, home: Path | None = None, project: str | None = None
+    ) -> None:
+        """Versions of `project` (default: the settings' `project`, "default"); another
+        project's versions are never seen, promoted or exported through this registry."""
         self._owns_store = store is None
         self.store = store if store is not None else Store()
-        self.home = Path(home if home is not None else get_settings().home).expanduser().resolve()
-        self.root = self.home / "registry"
+        settings = get_settings()
+        self.home = Path(home if home is not None else settings.home).expanduser().resolve()
+        self.project = project or settings.project
+        self.root = self.home / "registry" / self.project
 
     def close(self) -> None:
         """Close the store if this registry opened it."""
@@ -283,6 +289,7 @@ class Registry:
             if known is not None:
                 lineage["dataset_path"] = known.path
         record = {
+            "project_id": self.project,
             "name": name,
             "scope": scope,
             "method": method,
@@ -346,7 +353,9 @@ class Registry:
             )
         with self.store.session() as s:
             scopes = set(
-                s.scalars(select(ModelVersionRow.scope).where(ModelVersionRow.name == name))
+                s.scalars(
+                    select(ModelVersionRow.scope).where(self._mine, ModelVersionRow.name == name)
+                )
             )
         # One scope per name keeps "the production version of NAME" a single version.
         if scopes and scope not in scopes:
@@ -389,7 +398,9 @@ class Registry:
 
     def _insert_next(self, s: Session, record: dict[str, Any], folder: Path) -> ModelVersionRow:
         latest = s.scalar(
-            select(func.max(ModelVersionRow.version)).where(ModelVersionRow.name == record["name"])
+            select(func.max(ModelVersionRow.version)).where(
+                self._mine, ModelVersionRow.name == record["name"]
+            )
         )
         number = (latest or 0) + 1
         row = ModelVersionRow(
@@ -420,7 +431,7 @@ class Registry:
             rows = list(
                 s.scalars(
                     select(ModelVersionRow)
-                    .where(ModelVersionRow.name == name)
+                    .where(self._mine, ModelVersionRow.name == name)
                     .order_by(ModelVersionRow.version)
                 )
             )
@@ -438,6 +449,7 @@ class Registry:
     def _what_exists(self, s: Session) -> str:
         counts = s.execute(
             select(ModelVersionRow.name, func.count())
+            .where(self._mine)
             .group_by(ModelVersionRow.name)
             .order_by(ModelVersionRow.name)
         ).all()
@@ -452,7 +464,11 @@ class Registry:
         """Versions, by name then version number, optionally of one name, scope or stage."""
         if stage is not None and stage not in STAGES:
             raise RegistryError(f"Stage {stage!r} is not one of {', '.join(STAGES)}.")
-        query = select(ModelVersionRow).order_by(ModelVersionRow.name, ModelVersionRow.version)
+        query = (
+            select(ModelVersionRow)
+            .where(self._mine)
+            .order_by(ModelVersionRow.name, ModelVersionRow.version)
+        )
         if name is not None:
             query = query.where(ModelVersionRow.name == name)
         if scope is not None:
@@ -468,10 +484,15 @@ class Registry:
             row = self._production_row(s, scope)
             return _version(row) if row is not None else None
 
-    @staticmethod
-    def _production_row(s: Session, scope: str, *, lock: bool = False) -> ModelVersionRow | None:
+    @property
+    def _mine(self) -> Any:
+        return ModelVersionRow.project_id == self.project
+
+    def _production_row(
+        self, s: Session, scope: str, *, lock: bool = False
+    ) -> ModelVersionRow | None:
         query = select(ModelVersionRow).where(
-            ModelVersionRow.scope == scope, ModelVersionRow.stage == "production"
+            self._mine, ModelVersionRow.scope == scope, ModelVersionRow.stage == "production"
         )
         return s.scalar(query.with_for_update() if lock else query)
 
@@ -480,10 +501,14 @@ class Registry:
         with self.store.session() as s:
             refs = {
                 row.id: f"{row.name}@{row.version}"
-                for row in s.scalars(select(ModelVersionRow).where(ModelVersionRow.scope == scope))
+                for row in s.scalars(
+                    select(ModelVersionRow).where(self._mine, ModelVersionRow.scope == scope)
+                )
             }
             events = s.scalars(
-                select(PromotionRow).where(PromotionRow.scope == scope).order_by(PromotionRow.id)
+                select(PromotionRow)
+                .where(PromotionRow.project_id == self.project, PromotionRow.scope == scope)
+                .order_by(PromotionRow.id)
             )
             return [
                 {
@@ -520,6 +545,7 @@ class Registry:
             row.stage = "production"
             s.add(
                 PromotionRow(
+                    project_id=self.project,
                     scope=row.scope,
                     version_id=row.id,
                     previous_version_id=current.id if current is not None else None,
@@ -556,7 +582,11 @@ class Registry:
                 )
             event = s.scalar(
                 select(PromotionRow)
-                .where(PromotionRow.scope == scope, PromotionRow.rolled_back_at.is_(None))
+                .where(
+                    PromotionRow.project_id == self.project,
+                    PromotionRow.scope == scope,
+                    PromotionRow.rolled_back_at.is_(None),
+                )
                 .order_by(PromotionRow.id.desc())
                 .limit(1)
                 .with_for_update()
@@ -582,11 +612,10 @@ class Registry:
             s.flush()
             return _version(previous)
 
-    @staticmethod
-    def _production_scopes(s: Session) -> str:
+    def _production_scopes(self, s: Session) -> str:
         rows = s.scalars(
             select(ModelVersionRow)
-            .where(ModelVersionRow.stage == "production")
+            .where(self._mine, ModelVersionRow.stage == "production")
             .order_by(ModelVersionRow.scope)
         ).all()
         if not rows:
@@ -595,11 +624,12 @@ class Registry:
             "In production: " + ", ".join(f"{r.scope} ({r.name}@{r.version})" for r in rows) + "."
         )
 
-    @staticmethod
-    def _row_id(s: Session, version: ModelVersion) -> int:
+    def _row_id(self, s: Session, version: ModelVersion) -> int:
         row_id = s.scalar(
             select(ModelVersionRow.id).where(
-                ModelVersionRow.name == version.name, ModelVersionRow.version == version.version
+                self._mine,
+                ModelVersionRow.name == version.name,
+                ModelVersionRow.version == version.version,
             )
         )
         if row_id is None:  # pragma: no cover - removed between get and now
