@@ -159,6 +159,7 @@ def test_server_captures_into_redis_and_the_consume_command_stores(redis_url, tm
     for url in serve(app):
         answer = httpx.post(f"{url}/v1/batch", json=batch, headers={"X-Write-Key": key})
         assert answer.status_code == 200 and answer.json()["stored"] == 8  # queued in Redis
+        assert httpx.get(f"{url}/health").json()["events"] == "redis"
     assert SqlEventStream(store).read(project) == []  # not in the store until consumed
     env = {
         **os.environ,

@@ -155,5 +155,10 @@ def test_cli_fit_show_assign(tmp_path):
     assert one.returncode == 0 and one.stdout.startswith("buyer1: ")
     missing = run("show", "--project", "nowhere")
     assert missing.returncode == 1 and "no segmentation yet" in missing.stderr
+    named = run("fit", "--project", "shop", "--k", "3", "--name", "0=regulars", "--json")
+    assert named.returncode == 0, named.stderr
+    assert '"regulars"' in named.stdout
+    wrong = run("fit", "--project", "shop", "--name", "regulars")
+    assert wrong.returncode == 1 and "--name takes NUMBER=NAME" in wrong.stderr
     bad = run("fit", "--project", "shop", "--k", "1")
     assert bad.returncode == 1 and "The 'k' parameter of Segmenter" in bad.stderr

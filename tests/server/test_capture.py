@@ -248,3 +248,11 @@ def test_users_endpoint_shows_features_and_recent_events_to_secret_keys_only(liv
     assert public.status_code == 403 and public.json()["code"] == "needs_secret_key"
     assert unknown.status_code == 404
     assert elsewhere.status_code == 404  # another project's key sees nothing of this one
+
+
+def test_health_says_what_the_server_runs_on(live):
+    with live.client() as http:
+        answer = http.get("/health")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok" and answer.json()["database"] == "sqlite"
+    assert answer.json()["events"] == "sql"

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tailorai.errors import ConfigError
 from tailorai.settings import get_settings
 
 __all__ = ["print_segmentation", "segments_app"]
@@ -46,16 +47,27 @@ def fit(
         "kmeans", help="kmeans (MiniBatchKMeans on large data), dbscan or agglomerative."
     ),
     k: str = typer.Option("auto", help="Number of segments, or auto (best silhouette)."),
+    name: list[str] = typer.Option(
+        [], "--name", help="Your name for a segment, by its number: --name 0=regulars (repeat)."
+    ),
     promote: bool = typer.Option(False, "--promote", help="Put it in production and assign."),
     config: Path | None = _CONFIG,
     as_json: bool = _JSON,
 ) -> None:
     """Fit a segmentation on every user's features and register it as version N.
 
+    Segments are numbered by size, largest first (0, 1, ...), as `show` lists them.
+
     Example: tailor segments fit --project shop --k auto --promote
     """
+    names = {}
+    for item in name:
+        label, sep, text = item.partition("=")
+        if not sep or not label.strip().lstrip("-").isdigit() or not text.strip():
+            raise ConfigError(f"--name takes NUMBER=NAME, e.g. --name 0=regulars; got {item!r}.")
+        names[int(label)] = text.strip()
     with _segmentations(config) as segmentations:
-        version = segmentations.fit(project, method=method, k=_k(k))
+        version = segmentations.fit(project, method=method, k=_k(k), names=names or None)
         moved = segmentations.promote(project, version.version) if promote else None
         if moved is not None:
             version = segmentations.get(project, version.version)

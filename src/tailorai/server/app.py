@@ -19,7 +19,8 @@ from tailorai.segments.segmentation import Assigner, Segmentations
 from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
-from tailorai.server.routers import capture, dashboard, segments, users
+from tailorai.server.routers import capture, dashboard, health, segments, users
+from tailorai.settings import get_settings
 
 __all__ = ["create_app"]
 
@@ -38,7 +39,11 @@ def create_app(
     from tailorai import __version__
     from tailorai.store import Store
 
-    store = store or Store()
+    settings = get_settings()
+    # What this app really runs on, whether it came from the arguments or the settings.
+    settings = settings.model_copy(update={"home": home or settings.home, "events_url": events_url})
+    home, events_url = settings.home, settings.events_url
+    store = store or Store(settings.database_url)
     app = FastAPI(
         title="tailorai",
         version=__version__,
@@ -47,6 +52,7 @@ def create_app(
     segmentations = Segmentations(store, home)
     stream = SqlEventStream(store)
     features = FeatureStore(store, Assigner(segmentations))
+    app.state.settings = settings
     app.state.services = Services(
         store=store,
         stream=stream,
@@ -72,4 +78,5 @@ def create_app(
     app.include_router(users.router)
     app.include_router(segments.router)
     app.include_router(dashboard.router)
+    app.include_router(health.router)
     return app

@@ -16,8 +16,9 @@ from tailorai.projects import ApiKey
 from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Segmentations
 from tailorai.server.auth import AuthError, KeyCache, RateLimiter, key_from
+from tailorai.settings import Settings
 
-__all__ = ["Services", "authorize", "get_services", "secret_key"]
+__all__ = ["Services", "authorize", "get_services", "get_settings", "secret_key"]
 
 
 @dataclass
@@ -33,6 +34,11 @@ class Services:
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was made with (tests override this dependency)."""
+    return request.app.state.settings
 
 
 def authorize(services: Services, headers: Any, body: Any = None, *, secret: bool = True) -> ApiKey:
