@@ -41,7 +41,9 @@ def create_app(
 
     settings = get_settings()
     # What this app really runs on, whether it came from the arguments or the settings.
-    settings = settings.model_copy(update={"home": home or settings.home, "events_url": events_url})
+    settings = settings.model_copy(
+        update={"home": home or settings.home, "events_url": events_url or settings.events_url}
+    )
     home, events_url = settings.home, settings.events_url
     store = store or Store(settings.database_url)
     app = FastAPI(
