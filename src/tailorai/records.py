@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["EVENT_TYPES", "ROLES", "Conversation", "Event", "Example", "Message", "Quarantined"]
+__all__ = [
+    "EVENT_TYPES",
+    "ROLES",
+    "Conversation",
+    "Event",
+    "Example",
+    "Generation",
+    "Message",
+    "Quarantined",
+]
 
 ROLES = ("system", "user", "assistant")
 EVENT_TYPES = ("track", "page", "identify", "feedback")
@@ -116,3 +125,34 @@ class Event:
             "message_id": self.message_id,
             "flags": self.flags,
         }
+
+
+@dataclass(slots=True)
+class Generation:
+    """One generated output with everything that made it: who it was for, which rung of the
+    ladder, which model version and adapter, which prompt template, which experiment arm.
+    Feedback, reports and audits all read this record."""
+
+    id: str
+    project_id: str
+    task: str
+    rung: str
+    output: str
+    backend: str
+    user_id: str | None = None  # None: an anonymous request
+    segment: str | None = None
+    model_version: str | None = None
+    adapter: str | None = None
+    template_version: str | None = None
+    experiment_arm: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    prompt: list[dict[str, Any]] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    created_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return fields

@@ -14,12 +14,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
 from tailorai.events.streams import open_stream
+from tailorai.generation.generation_log import GenerationLog
 from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Assigner, Segmentations
 from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
-from tailorai.server.routers import capture, dashboard, health, segments, users
+from tailorai.server.routers import capture, dashboard, generations, health, segments, users
 from tailorai.settings import get_settings
 
 __all__ = ["create_app"]
@@ -60,6 +61,7 @@ def create_app(
         stream=stream,
         features=features,
         segmentations=segmentations,
+        generations=GenerationLog(store),
         collector=(
             Collector(open_stream(events_url)) if events_url else Collector(stream, features)
         ),
@@ -79,6 +81,7 @@ def create_app(
     app.include_router(capture.script_router)
     app.include_router(users.router)
     app.include_router(segments.router)
+    app.include_router(generations.router)
     app.include_router(dashboard.router)
     app.include_router(health.router)
     return app

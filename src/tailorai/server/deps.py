@@ -12,6 +12,7 @@ from fastapi import Request
 
 from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
+from tailorai.generation.generation_log import GenerationLog
 from tailorai.projects import ApiKey
 from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Segmentations
@@ -27,6 +28,7 @@ class Services:
     stream: SqlEventStream
     features: FeatureStore
     segmentations: Segmentations
+    generations: GenerationLog
     collector: Collector  # stores events and updates features, one commit for many requests
     keys: KeyCache
     limiter: RateLimiter

@@ -24,6 +24,7 @@ __all__ = [
     "Base",
     "DatasetRow",
     "EventRow",
+    "GenerationRow",
     "ModelVersionRow",
     "ProjectRow",
     "PromotionRow",
@@ -239,3 +240,32 @@ class SegmentAssignmentRow(Base):
     previous: Mapped[str | None] = mapped_column(String(255))
     segmentation_id: Mapped[int] = mapped_column(ForeignKey("segmentations.id"))
     assigned_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class GenerationRow(Base):
+    """One generated output and everything that made it: the record feedback attaches to."""
+
+    __tablename__ = "generations"
+    __table_args__ = (
+        Index("ix_generations_project_created", "project_id", "created_at"),
+        Index("ix_generations_project_user", "project_id", "user_key", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    user_key: Mapped[str | None] = mapped_column(String(255))  # None: an anonymous request
+    segment: Mapped[str | None] = mapped_column(String(255))
+    task: Mapped[str] = mapped_column(String(100))
+    rung: Mapped[str] = mapped_column(String(32))
+    model_version: Mapped[str | None] = mapped_column(String(120))  # registry ref
+    adapter: Mapped[str | None] = mapped_column(String(300))
+    template_version: Mapped[str | None] = mapped_column(String(120))
+    experiment_arm: Mapped[str | None] = mapped_column(String(120))
+    backend: Mapped[str] = mapped_column(String(32))
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prompt: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the messages the model read
+    output: Mapped[str] = mapped_column(Text)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=_now)

@@ -114,3 +114,16 @@ async def user_page(
     return templates.TemplateResponse(
         request, "user.html", {"profile": profile, "project": key.project_id}
     )
+
+
+@router.get("/generations", response_class=HTMLResponse)
+async def generations_page(
+    request: Request, services: Services = Depends(get_services)
+) -> Response:
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    records = await run_in_threadpool(services.generations.recent, key.project_id)
+    return templates.TemplateResponse(
+        request, "generations.html", {"generations": records, "project": key.project_id}
+    )
