@@ -1,0 +1,166 @@
+"""`Personalizer`: content for one user, on the rung of the ladder their data supports.
+
+    personalizer = Personalizer(store=Store(), backend=LocalBackend())
+    generation = personalizer.generate("u42", "product_description", {"product": "boots"})
+    generation.output, generation.rung, generation.id
+
+For each request it resolves the user's features and segment (an unknown or anonymous user is
+a cold start, never an error), asks the `Router` for the rung and the model version in
+production for it, has the `PromptBuilder` compose the prompt (the task's template for the
+segment, context cues from the features, the user's own examples on the few-shot rung, all
+within the model's context), generates through the back end, applies the guardrails (personal
+data in the output replaced by placeholders, a length limit, stop strings, then the fatigue
+hooks) and stores the generation record that feedback will attach to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tailorai.generation.generation_log import GenerationLog, new_generation_id
+from tailorai.generation.router import Router
+from tailorai.records import Conversation, Generation, Message
+
+__all__ = ["FatigueHook", "Personalizer"]
+
+# A hook sees the user and the candidate output and returns the output to use (the audit stage
+# fills these in: frequency caps, repetition checks). None of them by default.
+FatigueHook = Callable[[str | None, str, str], str]
+
+
+class Personalizer:
+    def __init__(
+        self,
+        *,
+        store: Any,
+        backend: Any,
+        project: str = "default",
+        registry: Any = None,
+        templates: Any = None,
+        retriever: Any = None,
+        few_shot: int = 3,
+        k: int = 3,
+        max_new_tokens: int = 128,
+        max_chars: int = 4000,
+        scrub_pii: bool = True,
+        fatigue_hooks: Sequence[FatigueHook] = (),
+    ) -> None:
+        from tailorai.prompting import PromptBuilder, TemplateSet
+        from tailorai.segments import FeatureStore
+        from tailorai.training.registry import Registry
+
+        self.store = store
+        self.backend = backend
+        self.project = project
+        self.registry = registry or Registry(store, project=project)
+        self.router = Router(self.registry, few_shot=few_shot)
+        self.templates = templates if templates is not None else TemplateSet.load(None)
+        self.retriever = retriever
+        self.builder = PromptBuilder(
+            self.templates,
+            retriever,
+            backend.tokenizer,
+            max_tokens=backend.context_length,
+            answer_tokens=max_new_tokens,
+        )
+        self.features = FeatureStore(store)
+        self.log = GenerationLog(store)
+        self.k = k
+        self.max_new_tokens = max_new_tokens
+        self.max_chars = max_chars
+        self.scrub_pii = scrub_pii
+        self.fatigue_hooks = list(fatigue_hooks)
+        self._scrubber: Any = None
+
+    def generate(
+        self,
+        user_id: str | None,
+        task: str,
+        inputs: Mapping[str, Any],
+        *,
+        anonymous_id: str | None = None,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] = (),
+    ) -> Generation:
+        """Generate for one user and store the record; its `id` is the `generation_id`."""
+        started = time.perf_counter()
+        who = user_id or anonymous_id
+        record = self.features.get(self.project, who) if who else None
+        segment = record.segment if record is not None else None
+        examples = len(self.retriever.history(user_id)) if self.retriever and user_id else 0
+        route = self.router.route(user_id, segment, examples)
+        features = record.features.values(datetime.now(UTC)) if record is not None else None
+        prompt = self.builder.build(
+            user_id=user_id,
+            task=task,
+            inputs=inputs,
+            segment=segment,
+            features=features,
+            k=self.k if route.rung == "few_shot" else 0,
+        )
+        adapter = self._adapter(route.version)
+        from tailorai.generation.local_backend import GenerationRequest
+
+        result = self.backend.generate_one(
+            GenerationRequest(
+                messages=prompt.messages,
+                adapter=adapter,
+                max_new_tokens=max_new_tokens or self.max_new_tokens,
+                stop=list(stop),
+            )
+        )
+        output = self._guard(who, task, result.text)
+        generation = Generation(
+            id=new_generation_id(),
+            project_id=self.project,
+            task=task,
+            rung=route.rung,
+            output=output,
+            backend=type(self.backend).__name__,
+            user_id=who,
+            segment=segment,
+            model_version=route.model_version,
+            adapter=adapter,
+            template_version=prompt.template_version,
+            inputs=dict(inputs),
+            prompt=prompt.messages,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        return self.log.add(generation)
+
+    def _adapter(self, version: Any) -> str | None:
+        """The back end's key for `version`'s adapter (registered on first use), or None."""
+        if version is None or version.adapter_path is None:
+            return None  # the base model (full fine-tunes are served by their own back end)
+        if not self.backend.has_adapter(version.ref):
+            self.backend.add_version(version)  # with the chat template it was trained with
+        return str(version.ref)
+
+    def _guard(self, who: str | None, task: str, text: str) -> str:
+        text = text.strip()[: self.max_chars]
+        if self.scrub_pii and text:
+            text = self._scrub(text)
+        for hook in self.fatigue_hooks:
+            text = hook(who, task, text)
+        return text
+
+    def _scrub(self, text: str) -> str:
+        """Personal data the model wrote (names, emails, phone numbers...) as placeholders."""
+        if self._scrubber is None:
+            from tailorai.data.anonymize import Anonymize
+
+            self._scrubber = Anonymize(mode="placeholder")
+        record = Conversation(
+            id="output",
+            user_id=None,
+            messages=[Message("assistant", text)],
+            source="output",
+            line=0,
+        )
+        [cleaned] = list(self._scrubber.run([record]))
+        return cleaned.messages[0].content
