@@ -20,7 +20,15 @@ from tailorai.segments.segmentation import Assigner, Segmentations
 from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
-from tailorai.server.routers import capture, dashboard, generations, health, segments, users
+from tailorai.server.routers import (
+    capture,
+    dashboard,
+    generate,
+    generations,
+    health,
+    segments,
+    users,
+)
 from tailorai.settings import get_settings
 
 __all__ = ["create_app"]
@@ -32,11 +40,13 @@ def create_app(
     rate_limit: float = 1000.0,
     home: Path | None = None,
     events_url: str | None = None,
+    backend: Any = None,
 ) -> FastAPI:
     """The app on `store` (default: the settings' database) and `home` (artifacts: default the
     settings' `TAILOR_HOME`); `rate_limit` calls a second per key (bursts of as many), 0 for
     none. With `events_url` (Redis or Kafka) captured events go there first and a
-    `tailor events consume` process stores them and updates features."""
+    `tailor events consume` process stores them and updates features. `backend` serves
+    generations (default: a `LocalBackend` on the settings' base model, made on first use)."""
     from tailorai import __version__
     from tailorai.store import Store
 
@@ -67,6 +77,8 @@ def create_app(
         ),
         keys=KeyCache(store),
         limiter=RateLimiter(rate_limit),
+        # The model loads on the first generation, not at start-up.
+        make_backend=(lambda: backend) if backend is not None else _local_backend(settings),
     )
     # Capture is called from customers' pages on other origins; keys, not cookies, authorize.
     app.add_middleware(
@@ -82,6 +94,16 @@ def create_app(
     app.include_router(users.router)
     app.include_router(segments.router)
     app.include_router(generations.router)
+    app.include_router(generate.router)
     app.include_router(dashboard.router)
     app.include_router(health.router)
     return app
+
+
+def _local_backend(settings: Any) -> Any:
+    def make() -> Any:
+        from tailorai.generation import LocalBackend
+
+        return LocalBackend(settings.base_model)
+
+    return make

@@ -5,7 +5,8 @@ Tests swap any of them with `app.dependency_overrides`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -32,6 +33,23 @@ class Services:
     collector: Collector  # stores events and updates features, one commit for many requests
     keys: KeyCache
     limiter: RateLimiter
+    make_backend: Any = None  # () -> a generation back end, made on first use
+    _backend: Any = None
+    _personalizers: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def personalizer(self, project_id: str) -> Any:
+        """The project's `Personalizer`, on the one shared back end (both made on first use)."""
+        with self._lock:
+            if project_id not in self._personalizers:
+                from tailorai.generation import Personalizer
+
+                if self._backend is None:
+                    self._backend = self.make_backend()
+                self._personalizers[project_id] = Personalizer(
+                    store=self.store, backend=self._backend, project=project_id
+                )
+            return self._personalizers[project_id]
 
 
 def get_services(request: Request) -> Services:

@@ -1,0 +1,70 @@
+"""`POST /v1/generate`: personalized content for one user, with its generation id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from tailorai.errors import ModelError
+from tailorai.projects import ApiKey
+from tailorai.server.deps import Services, get_services, secret_key
+
+__all__ = ["GenerateIn", "router"]
+
+router = APIRouter(prefix="/v1", tags=["generation"])
+
+
+class GenerateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(None, max_length=255, description="The user, when known.")
+    anonymous_id: str | None = Field(None, max_length=255, description="Else the visitor.")
+    task: str = Field(..., max_length=100, description="A task of the prompt templates.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The template's fields.")
+    max_tokens: int | None = Field(None, ge=1, le=2048, description="Tokens to generate at most.")
+    stop: list[str] = Field(default_factory=list, max_length=4, description="Stop strings.")
+
+
+@router.post("/generate", summary="Personalized content for one user")
+async def generate(
+    body: GenerateIn,
+    key: ApiKey = Depends(secret_key),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    personalizer = await run_in_threadpool(services.personalizer, key.project_id)
+    known = sorted(personalizer.templates.tasks)
+    if body.task not in known:
+        raise HTTPException(404, f"Unknown task {body.task!r}. Known tasks: {', '.join(known)}.")
+    try:
+        record = await run_in_threadpool(
+            lambda: personalizer.generate(
+                body.user_id,
+                body.task,
+                body.inputs,
+                anonymous_id=body.anonymous_id,
+                max_new_tokens=body.max_tokens,
+                stop=body.stop,
+            )
+        )
+    except (ModelError, RuntimeError, OSError) as exc:
+        raise HTTPException(
+            503,
+            f"The model back end could not generate: {exc}. Nothing was recorded; try again.",
+            headers={"Retry-After": "5"},
+        ) from exc
+    return {
+        "generation_id": record.id,
+        "output": record.output,
+        "rung": record.rung,
+        "segment": record.segment,
+        "model_version": record.model_version,
+        "template_version": record.template_version,
+        "latency_ms": round(record.latency_ms, 2),
+        "usage": {
+            "prompt_tokens": record.prompt_tokens,
+            "completion_tokens": record.completion_tokens,
+        },
+    }
