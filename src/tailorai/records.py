@@ -149,6 +149,7 @@ class Generation:
     prompt: list[dict[str, Any]] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    finish_reason: str | None = None  # "stop" (ended or a stop string) or "length" (cut)
     latency_ms: float = 0.0
     created_at: datetime | None = None
 

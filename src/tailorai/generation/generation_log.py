@@ -39,6 +39,7 @@ def _record(row: GenerationRow) -> Generation:
         prompt=list(row.prompt),
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
+        finish_reason=row.finish_reason,
         latency_ms=row.latency_ms,
         created_at=created,
     )
@@ -70,6 +71,7 @@ class GenerationLog:
                     output=record.output,
                     prompt_tokens=record.prompt_tokens,
                     completion_tokens=record.completion_tokens,
+                    finish_reason=record.finish_reason,
                     latency_ms=record.latency_ms,
                     created_at=record.created_at,
                 )

@@ -383,6 +383,11 @@ class LocalBackend:
         """One request's result, micro-batched with concurrent callers' requests."""
         return self.submit(request).result()
 
+    def prompt_tokens(self, request: GenerationRequest) -> int:
+        """How many tokens the model reads for `request` (its rendered prompt)."""
+        with self._lock:
+            return len(self._prepare(request).ids)
+
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Text pieces of one request's reply as its tokens are produced.
 

@@ -16,7 +16,7 @@ hooks) and stores the generation record that feedback will attach to.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,9 +129,154 @@ class Personalizer:
             prompt=prompt.messages,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            finish_reason=result.finish_reason,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
         return self.log.add(generation)
+
+    # -- chat, in the OpenAI shape -------------------------------------------------------------
+
+    CHAT_TASK = "chat"
+
+    def chat(
+        self,
+        user_id: str | None,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        model: str = "tailor",
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+    ) -> Generation:
+        """Reply to a chat as is, on the user's rung's model (`model="tailor"`) or on a named
+        registry version (`"segment-buyers@2"`, or a name for its production version)."""
+        started = time.perf_counter()
+        segment, route_rung, version = self._chat_route(user_id, model)
+        adapter = self._adapter(version)
+        result = self.backend.generate_one(
+            self._request(messages, adapter, max_new_tokens, stop, temperature)
+        )
+        return self._record_chat(
+            user_id,
+            messages,
+            segment,
+            route_rung,
+            version,
+            adapter,
+            result.text,
+            result.prompt_tokens,
+            result.completion_tokens,
+            started,
+            finish_reason=result.finish_reason,
+        )
+
+    def chat_stream(
+        self,
+        user_id: str | None,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        model: str = "tailor",
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+    ) -> tuple[str, Iterator[str]]:
+        """The generation id and the reply's text pieces; the record is stored once the last
+        piece is out (a stream abandoned half-way records nothing)."""
+        started = time.perf_counter()
+        segment, route_rung, version = self._chat_route(user_id, model)
+        adapter = self._adapter(version)
+        request = self._request(messages, adapter, max_new_tokens, stop, temperature)
+        pieces = self.backend.stream(request)  # checked now: a bad request fails here
+        prompt_tokens = self.backend.prompt_tokens(request)
+        generation_id = new_generation_id()
+
+        def run() -> Iterator[str]:
+            text = []
+            for piece in pieces:
+                text.append(piece)
+                yield piece
+            output = "".join(text)
+            self._record_chat(
+                user_id,
+                messages,
+                segment,
+                route_rung,
+                version,
+                adapter,
+                output,
+                prompt_tokens,
+                len(self.backend.tokenizer.encode(output, add_special_tokens=False)),
+                started,
+                generation_id=generation_id,
+                guard=False,  # the pieces are already out; the record keeps what was sent
+            )
+
+        return generation_id, run()
+
+    def _chat_route(self, user_id: str | None, model: str) -> tuple[str | None, str, Any]:
+        record = self.features.get(self.project, user_id) if user_id else None
+        segment = record.segment if record is not None else None
+        if model in ("tailor", "", None):
+            examples = len(self.retriever.history(user_id)) if self.retriever and user_id else 0
+            route = self.router.route(user_id, segment, examples)
+            return segment, route.rung, route.version
+        return segment, "named", self.registry.get(model)
+
+    def _request(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        adapter: str | None,
+        max_new_tokens: int | None,
+        stop: Sequence[str],
+        temperature: float,
+    ) -> Any:
+        from tailorai.generation.local_backend import GenerationRequest
+
+        return GenerationRequest(
+            messages=[dict(m) for m in messages],
+            adapter=adapter,
+            max_new_tokens=max_new_tokens or self.max_new_tokens,
+            stop=list(stop),
+            temperature=temperature,
+        )
+
+    def _record_chat(
+        self,
+        user_id: str | None,
+        messages: Sequence[Mapping[str, str]],
+        segment: str | None,
+        rung: str,
+        version: Any,
+        adapter: str | None,
+        text: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        started: float,
+        *,
+        generation_id: str | None = None,
+        guard: bool = True,
+        finish_reason: str | None = None,
+    ) -> Generation:
+        output = self._guard(user_id, self.CHAT_TASK, text) if guard else text
+        return self.log.add(
+            Generation(
+                id=generation_id or new_generation_id(),
+                project_id=self.project,
+                task=self.CHAT_TASK,
+                rung=rung,
+                output=output,
+                backend=type(self.backend).__name__,
+                user_id=user_id,
+                segment=segment,
+                model_version=version.ref if version is not None else None,
+                adapter=adapter,
+                prompt=[dict(m) for m in messages],
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                finish_reason=finish_reason,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
 
     def _adapter(self, version: Any) -> str | None:
         """The back end's key for `version`'s adapter (registered on first use), or None."""

@@ -26,6 +26,7 @@ from tailorai.server.routers import (
     generate,
     generations,
     health,
+    openai_chat,
     segments,
     users,
 )
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(segments.router)
     app.include_router(generations.router)
     app.include_router(generate.router)
+    app.include_router(openai_chat.router)
     app.include_router(dashboard.router)
     app.include_router(health.router)
     return app

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("output", sa.Text(), nullable=False),
         sa.Column("prompt_tokens", sa.Integer(), nullable=False),
         sa.Column("completion_tokens", sa.Integer(), nullable=False),
+        sa.Column("finish_reason", sa.String(16)),
         sa.Column("latency_ms", sa.Float(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
