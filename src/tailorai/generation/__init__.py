@@ -14,6 +14,7 @@ _EXPORTS = {
     "GenerationRequest": "tailorai.generation.local_backend",
     "GenerationResult": "tailorai.generation.local_backend",
     "LocalBackend": "tailorai.generation.local_backend",
+    "OpenAIBackend": "tailorai.generation.openai_backend",
     "Personalizer": "tailorai.generation.personalizer",
     "Route": "tailorai.generation.router",
     "Router": "tailorai.generation.router",

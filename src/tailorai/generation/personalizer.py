@@ -205,7 +205,7 @@ class Personalizer:
                 adapter,
                 output,
                 prompt_tokens,
-                len(self.backend.tokenizer.encode(output, add_special_tokens=False)),
+                self._count_tokens(output),
                 started,
                 generation_id=generation_id,
                 guard=False,  # the pieces are already out; the record keeps what was sent
@@ -220,6 +220,8 @@ class Personalizer:
             examples = len(self.retriever.history(user_id)) if self.retriever and user_id else 0
             route = self.router.route(user_id, segment, examples)
             return segment, route.rung, route.version
+        if model == "base":  # the untuned base model, as OpenAI-compatible clients may ask
+            return segment, "named", None
         return segment, "named", self.registry.get(model)
 
     def _request(
@@ -277,6 +279,10 @@ class Personalizer:
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
         )
+
+    def _count_tokens(self, text: str) -> int:
+        tokenizer = self.backend.tokenizer
+        return len(tokenizer.encode(text, add_special_tokens=False)) if tokenizer else 0
 
     def _adapter(self, version: Any) -> str | None:
         """The back end's key for `version`'s adapter (registered on first use), or None."""

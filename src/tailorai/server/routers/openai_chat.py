@@ -1,7 +1,8 @@
 """`POST /v1/chat/completions`, in the OpenAI shape, so OpenAI's own clients work unchanged.
 
-`model` is "tailor" (the router picks the rung's model for the user in `user`) or a registry
-version ("segment-buyers@2", or a name for its production version). `stream: true` answers with
+`model` is "tailor" (the router picks the rung's model for the user in `user`), "base" (the
+untuned base model), or a registry version ("segment-buyers@2", or a name for its production
+version). `stream: true` answers with
 server-sent events (`chat.completion.chunk` objects, then `data: [DONE]`). Every answer is a
 generation record; its id is the completion's id after "chatcmpl-".
 """
