@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         description="The project commands and the Python API work in when none is named; every "
         "stored row belongs to one.",
     )
+    generation_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible server (e.g. vLLM with --enable-lora) to generate "
+        "with, http://HOST:PORT/v1; unset to generate in this process on `base_model`.",
+    )
+    generation_api_key: str | None = Field(None, description="The key for `generation_url`.")
     events_url: str | None = Field(
         None,
         description="Where captured events go first: unset for the SQL store; redis://HOST:PORT/DB "

@@ -12,9 +12,11 @@ from tailorai.cli.data import data_app
 from tailorai.cli.demo import demo
 from tailorai.cli.evaluate import evaluate_command
 from tailorai.cli.events import events_app
+from tailorai.cli.generate import generate_command
 from tailorai.cli.keys import keys_app
 from tailorai.cli.models import models_app
 from tailorai.cli.plan import plan_command
+from tailorai.cli.prompts import prompts_app
 from tailorai.cli.segments import segments_app
 from tailorai.cli.serve import serve_command
 from tailorai.cli.train import train_command
@@ -37,10 +39,12 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(users_app, name="users")
 app.add_typer(segments_app, name="segments")
+app.add_typer(prompts_app, name="prompts")
 app.command(name="train")(train_command)
 app.command(name="plan")(plan_command)
 app.command(name="evaluate")(evaluate_command)
 app.command(name="serve")(serve_command)
+app.command(name="generate")(generate_command)
 app.command(name="demo")(demo)
 
 

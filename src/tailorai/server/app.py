@@ -104,8 +104,10 @@ def create_app(
 
 def _local_backend(settings: Any) -> Any:
     def make() -> Any:
-        from tailorai.generation import LocalBackend
+        from tailorai.generation import LocalBackend, OpenAIBackend
 
+        if settings.generation_url:
+            return OpenAIBackend(settings.generation_url, api_key=settings.generation_api_key)
         return LocalBackend(settings.base_model)
 
     return make
