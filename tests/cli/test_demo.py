@@ -26,3 +26,6 @@ def test_demo_prepares_data_and_segments_movielens(tmp_path):
     assert "104,519 new events stored" in done.stderr
     assert "Segmentation 1 of movielens (production" in done.stdout
     assert "chosen" in done.stdout and "Davies-Bouldin" in done.stdout
+    assert "personalized per segment" in done.stdout
+    for segment in ("casual visitors", "power users"):
+        assert done.stdout.count(segment) >= 2  # in the segments and in the side-by-side

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -75,6 +76,53 @@ def _segments(as_json: bool) -> None:
         typer.echo(json.dumps(version.as_dict(), indent=2))
     else:
         print_segmentation(version)
+    _side_by_side(version, as_json)
+
+
+def _side_by_side(version: Any, as_json: bool) -> None:
+    """One user of each segment, the same request, each on their own rung and segment prompt."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from tailorai.generation import LocalBackend, Personalizer
+    from tailorai.store import Store
+    from tailorai.store.tables import UserFeatureRow
+
+    store = Store()
+    backend = LocalBackend()
+    try:
+        users = {}
+        with store.session() as s:
+            rows = s.execute(
+                select(UserFeatureRow.segment, UserFeatureRow.user_key)
+                .where(UserFeatureRow.project_id == version.project_id)
+                .order_by(UserFeatureRow.user_key)
+            ).all()
+        for segment, user in rows:
+            users.setdefault(segment, user)
+        personalizer = Personalizer(
+            store=store, backend=backend, project=version.project_id, max_new_tokens=40
+        )
+        inputs = {"goal": "tell them about this week's new films"}
+        made = [personalizer.generate(user, "email", inputs) for user in users.values()]
+    finally:
+        backend.close()
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([g.as_dict() for g in made], indent=2, default=str))
+        return
+    table = Table(title="The same email request, personalized per segment (generation records)")
+    for column in ("segment", "user", "rung", "prompt", "output (the tiny shipped model)"):
+        table.add_column(column)
+    for g in made:
+        table.add_row(
+            g.segment or "-",
+            g.user_id or "-",
+            g.rung,
+            g.prompt[0]["content"][:80] + "...",
+            g.output[:80],
+        )
+    Console().print(table)
 
 
 def _train_and_plan(out: Path, as_json: bool) -> None:
