@@ -71,3 +71,21 @@ def test_generate_records_what_it_printed(tmp_path):
     assert missing.returncode == 1 and "needs input 'product'" in missing.stderr
     bad = _run(tmp_path, "generate", "--task", "email", "-i", "goal")
     assert bad.returncode == 1 and "--input takes NAME=VALUE" in bad.stderr
+
+
+def test_variants_build_without_segments_makes_the_default_one(tmp_path):
+    done = _run(
+        tmp_path,
+        "variants",
+        "build",
+        "--task",
+        "product_description",
+        "-i",
+        "product=boots",
+        "--max-tokens",
+        "6",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    made = json.loads(done.stdout)
+    assert list(made) == ["default"] and made["default"]["rung"] == "zero_shot"

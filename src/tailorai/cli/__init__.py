@@ -21,6 +21,7 @@ from tailorai.cli.segments import segments_app
 from tailorai.cli.serve import serve_command
 from tailorai.cli.train import train_command
 from tailorai.cli.users import users_app
+from tailorai.cli.variants import variants_app
 from tailorai.errors import TailorError
 
 __all__ = ["app", "main"]
@@ -40,6 +41,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(users_app, name="users")
 app.add_typer(segments_app, name="segments")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(variants_app, name="variants")
 app.command(name="train")(train_command)
 app.command(name="plan")(plan_command)
 app.command(name="evaluate")(evaluate_command)

@@ -82,14 +82,19 @@ class Personalizer:
         inputs: Mapping[str, Any],
         *,
         anonymous_id: str | None = None,
+        segment: str | None = None,
         max_new_tokens: int | None = None,
         stop: Sequence[str] = (),
     ) -> Generation:
-        """Generate for one user and store the record; its `id` is the `generation_id`."""
+        """Generate for one user and store the record; its `id` is the `generation_id`.
+
+        `segment` stands in for a user's own when there is no user: content for a whole
+        segment (pre-generated variants)."""
         started = time.perf_counter()
         who = user_id or anonymous_id
         record = self.features.get(self.project, who) if who else None
-        segment = record.segment if record is not None else None
+        if record is not None:
+            segment = record.segment
         examples = len(self.retriever.history(user_id)) if self.retriever and user_id else 0
         route = self.router.route(user_id, segment, examples)
         features = record.features.values(datetime.now(UTC)) if record is not None else None

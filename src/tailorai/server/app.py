@@ -15,6 +15,7 @@ from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
 from tailorai.events.streams import open_stream
 from tailorai.generation.generation_log import GenerationLog
+from tailorai.generation.variants import Variants
 from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Assigner, Segmentations
 from tailorai.server.auth import KeyCache, RateLimiter
@@ -29,6 +30,7 @@ from tailorai.server.routers import (
     openai_chat,
     segments,
     users,
+    variants,
 )
 from tailorai.settings import get_settings
 
@@ -73,6 +75,7 @@ def create_app(
         features=features,
         segmentations=segmentations,
         generations=GenerationLog(store),
+        variants=Variants(store, features),
         collector=(
             Collector(open_stream(events_url)) if events_url else Collector(stream, features)
         ),
@@ -97,6 +100,7 @@ def create_app(
     app.include_router(generations.router)
     app.include_router(generate.router)
     app.include_router(openai_chat.router)
+    app.include_router(variants.router)
     app.include_router(dashboard.router)
     app.include_router(health.router)
     return app

@@ -14,6 +14,7 @@ from fastapi import Request
 from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
 from tailorai.generation.generation_log import GenerationLog
+from tailorai.generation.variants import Variants
 from tailorai.projects import ApiKey
 from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Segmentations
@@ -30,6 +31,7 @@ class Services:
     features: FeatureStore
     segmentations: Segmentations
     generations: GenerationLog
+    variants: Variants
     collector: Collector  # stores events and updates features, one commit for many requests
     keys: KeyCache
     limiter: RateLimiter

@@ -32,6 +32,7 @@ __all__ = [
     "SegmentationRow",
     "UserFeatureRow",
     "UserRow",
+    "VariantRow",
 ]
 
 
@@ -269,4 +270,18 @@ class GenerationRow(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     finish_reason: Mapped[str | None] = mapped_column(String(16))  # "stop" or "length"
     latency_ms: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class VariantRow(Base):
+    """Content generated ahead of time for one segment: served without waiting on a model."""
+
+    __tablename__ = "variants"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # task, or task/key
+    segment: Mapped[str] = mapped_column(String(255), primary_key=True)  # "default": anyone
+    task: Mapped[str] = mapped_column(String(100))
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"))
+    output: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_now)
