@@ -12,7 +12,7 @@ from tailorai.store.tables import Base
 def test_migrations_match_the_models(store_url):
     store = Store(store_url)
     with store.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     store.close()
     assert differences == []
