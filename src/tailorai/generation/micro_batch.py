@@ -53,6 +53,8 @@ class MicroBatcher(Generic[T, R]):
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self._last_submit = 0.0  # monotonic time of the submit before the newest
+        self._newest_submit = 0.0
 
     def submit(self, item: T) -> Future[R]:
         """Queue `item`; the future holds its result once its batch has run."""
@@ -65,6 +67,7 @@ class MicroBatcher(Generic[T, R]):
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
                 self._thread.start()
+            self._last_submit, self._newest_submit = self._newest_submit, time.monotonic()
             self._queue.put((item, future))
         return future
 
@@ -80,9 +83,14 @@ class MicroBatcher(Generic[T, R]):
             thread.join(timeout)
 
     def _collect(self, first: object) -> tuple[list[tuple[T, Future[R]]], bool]:
-        """The first request and those arriving within `wait_s` of it; whether to stop after."""
+        """The first request and those arriving within `wait_s` of it; whether to stop after.
+
+        A request after a quiet spell (nothing else submitted within `wait_s` before it) does
+        not wait: it takes only what is already queued, so a lone request pays no batching
+        delay, while under concurrent load requests keep gathering into shared batches."""
         batch = [first]
-        deadline = time.monotonic() + self.wait_s
+        quiet = self._newest_submit - self._last_submit > self.wait_s and self._queue.empty()
+        deadline = time.monotonic() + (0.0 if quiet else self.wait_s)
         while len(batch) < self.max_batch:
             remaining = deadline - time.monotonic()
             try:
