@@ -127,3 +127,12 @@ def test_personal_data_in_the_output_becomes_placeholders(world):
         "vip", "email", "Write to jane.doe@example.com or call 555-123-4567."
     )
     assert "jane.doe@example.com" not in text and "<EMAIL_ADDRESS>" in text
+
+
+def test_streamed_output_is_scrubbed_sentence_by_sentence(world):
+    personalizer, _ = world
+    pieces = iter(["Hello! Mail jane.", "doe@exam", "ple.com today. ", "Call 555-123-", "4567."])
+    out = list(personalizer._scrub_stream(pieces))
+    assert not any("jane.doe" in piece or "example.com" in piece for piece in out)
+    joined = "".join(out)
+    assert joined.startswith("Hello!") and "<EMAIL_ADDRESS>" in joined and "4567" not in joined

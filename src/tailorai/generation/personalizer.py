@@ -197,7 +197,7 @@ class Personalizer:
 
         def run() -> Iterator[str]:
             text = []
-            for piece in pieces:
+            for piece in self._scrub_stream(pieces) if self.scrub_pii else pieces:
                 text.append(piece)
                 yield piece
             output = "".join(text)
@@ -213,7 +213,7 @@ class Personalizer:
                 self._count_tokens(output),
                 started,
                 generation_id=generation_id,
-                guard=False,  # the pieces are already out; the record keeps what was sent
+                guard=False,  # already guarded piece by piece: the record keeps what was sent
             )
 
         return generation_id, run()
@@ -304,6 +304,20 @@ class Personalizer:
         for hook in self.fatigue_hooks:
             text = hook(who, task, text)
         return text
+
+    def _scrub_stream(self, pieces: Iterator[str]) -> Iterator[str]:
+        """Pieces with personal data replaced, held back to whole sentences (or lines): a name
+        or an email split across pieces is only whole, and only recognizable, in its sentence.
+        """
+        held = ""
+        for piece in pieces:
+            held += piece
+            cut = max(held.rfind(end) for end in (". ", "! ", "? ", "\n"))
+            if cut >= 0:
+                ready, held = held[: cut + 1], held[cut + 1 :]
+                yield self._scrub(ready) if ready.strip() else ready
+        if held:
+            yield self._scrub(held) if held.strip() else held
 
     def _scrub(self, text: str) -> str:
         """Personal data the model wrote (names, emails, phone numbers...) as placeholders."""
