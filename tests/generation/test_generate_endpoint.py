@@ -69,3 +69,24 @@ def test_a_failing_back_end_is_a_503_and_records_nothing(live, artifacts, tmp_pa
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
     assert "Nothing was recorded" in answer.json()["detail"]
     assert listed["generations"] == []
+
+
+def test_generate_streams_server_sent_events(server):
+    import json
+
+    secret = {"Authorization": f"Bearer {server.secret_key}"}
+    body = {"user_id": "u1", "task": "email", "inputs": {"goal": "hi"}, "max_tokens": 8}
+    with server.client() as http:
+        whole = http.post("/v1/generate", json=body, headers=secret).json()
+        events = []
+        with http.stream(
+            "POST", "/v1/generate", json={**body, "stream": True}, headers=secret
+        ) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+        generation_id = events[-1]["generation_id"]
+        record = http.get(f"/v1/generations/{generation_id}", headers=secret).json()
+    assert events[-1]["done"] is True
+    streamed = "".join(e.get("delta", "") for e in events)
+    assert streamed.strip() == whole["output"]
+    assert record["output"] == streamed and record["rung"] == whole["rung"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,45 @@ __all__ = ["FatigueHook", "Personalizer"]
 # A hook sees the user and the candidate output and returns the output to use (the audit stage
 # fills these in: frequency caps, repetition checks). None of them by default.
 FatigueHook = Callable[[str | None, str, str], str]
+
+
+@dataclass
+class _Plan:
+    """A request decided and composed, waiting for the model's output."""
+
+    personalizer: Personalizer
+    started: float
+    who: str | None
+    segment: str | None
+    task: str
+    inputs: dict[str, Any]
+    route: Any
+    prompt: Any
+    adapter: str | None
+    request: Any
+
+    def record(
+        self, output: str, prompt_tokens: int, completion_tokens: int, finish: str | None
+    ) -> Generation:
+        return Generation(
+            id=new_generation_id(),
+            project_id=self.personalizer.project,
+            task=self.task,
+            rung=self.route.rung,
+            output=output,
+            backend=type(self.personalizer.backend).__name__,
+            user_id=self.who,
+            segment=self.segment,
+            model_version=self.route.model_version,
+            adapter=self.adapter,
+            template_version=self.prompt.template_version,
+            inputs=self.inputs,
+            prompt=self.prompt.messages,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason=finish,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+        )
 
 
 class Personalizer:
@@ -90,6 +130,57 @@ class Personalizer:
 
         `segment` stands in for a user's own when there is no user: content for a whole
         segment (pre-generated variants)."""
+        plan = self._plan(user_id, anonymous_id, segment, task, inputs, max_new_tokens, stop)
+        result = self.backend.generate_one(plan.request)
+        return self.log.add(
+            plan.record(
+                self._guard(plan.who, task, result.text),
+                result.prompt_tokens,
+                result.completion_tokens,
+                result.finish_reason,
+            )
+        )
+
+    def generate_stream(
+        self,
+        user_id: str | None,
+        task: str,
+        inputs: Mapping[str, Any],
+        *,
+        anonymous_id: str | None = None,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] = (),
+    ) -> tuple[str, Iterator[str]]:
+        """`generate`, as the generation id and the output's pieces (scrubbed sentence by
+        sentence); the record is stored once the last piece is out."""
+        plan = self._plan(user_id, anonymous_id, None, task, inputs, max_new_tokens, stop)
+        pieces = self.backend.stream(plan.request)  # checked now: a bad request fails here
+        prompt_tokens = self.backend.prompt_tokens(plan.request)
+        generation_id = new_generation_id()
+
+        def run() -> Iterator[str]:
+            sent = []
+            for piece in self._scrub_stream(pieces) if self.scrub_pii else pieces:
+                sent.append(piece)
+                yield piece
+            output = "".join(sent)
+            record = plan.record(output, prompt_tokens, self._count_tokens(output), None)
+            record.id = generation_id
+            self.log.add(record)
+
+        return generation_id, run()
+
+    def _plan(
+        self,
+        user_id: str | None,
+        anonymous_id: str | None,
+        segment: str | None,
+        task: str,
+        inputs: Mapping[str, Any],
+        max_new_tokens: int | None,
+        stop: Sequence[str],
+    ) -> _Plan:
+        """Who, which rung, which prompt and adapter: everything before the model runs."""
         started = time.perf_counter()
         who = user_id or anonymous_id
         record = self.features.get(self.project, who) if who else None
@@ -109,35 +200,15 @@ class Personalizer:
         adapter = self._adapter(route.version)
         from tailorai.generation.local_backend import GenerationRequest
 
-        result = self.backend.generate_one(
-            GenerationRequest(
-                messages=prompt.messages,
-                adapter=adapter,
-                max_new_tokens=max_new_tokens or self.max_new_tokens,
-                stop=list(stop),
-            )
-        )
-        output = self._guard(who, task, result.text)
-        generation = Generation(
-            id=new_generation_id(),
-            project_id=self.project,
-            task=task,
-            rung=route.rung,
-            output=output,
-            backend=type(self.backend).__name__,
-            user_id=who,
-            segment=segment,
-            model_version=route.model_version,
+        request = GenerationRequest(
+            messages=prompt.messages,
             adapter=adapter,
-            template_version=prompt.template_version,
-            inputs=dict(inputs),
-            prompt=prompt.messages,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            finish_reason=result.finish_reason,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            max_new_tokens=max_new_tokens or self.max_new_tokens,
+            stop=list(stop),
         )
-        return self.log.add(generation)
+        return _Plan(
+            self, started, who, segment, task, dict(inputs), route, prompt, adapter, request
+        )
 
     # -- chat, in the OpenAI shape -------------------------------------------------------------
 

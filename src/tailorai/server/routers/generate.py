@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailorai.errors import ModelError
@@ -26,6 +29,17 @@ class GenerateIn(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict, description="The template's fields.")
     max_tokens: int | None = Field(None, ge=1, le=2048, description="Tokens to generate at most.")
     stop: list[str] = Field(default_factory=list, max_length=4, description="Stop strings.")
+    stream: bool = Field(
+        False,
+        description="Server-sent events: {generation_id, delta} pieces, then {generation_id, "
+        "done: true}.",
+    )
+
+
+def _events(generation_id: str, pieces: Iterator[str]) -> Iterator[str]:
+    for piece in pieces:
+        yield f"data: {json.dumps({'generation_id': generation_id, 'delta': piece})}\n\n"
+    yield f"data: {json.dumps({'generation_id': generation_id, 'done': True})}\n\n"
 
 
 @router.post("/generate", summary="Personalized content for one user")
@@ -33,12 +47,24 @@ async def generate(
     body: GenerateIn,
     key: ApiKey = Depends(secret_key),
     services: Services = Depends(get_services),
-) -> dict[str, Any]:
+) -> Any:
     personalizer = await run_in_threadpool(services.personalizer, key.project_id)
     known = sorted(personalizer.templates.tasks)
     if body.task not in known:
         raise HTTPException(404, f"Unknown task {body.task!r}. Known tasks: {', '.join(known)}.")
     try:
+        if body.stream:
+            generation_id, pieces = await run_in_threadpool(
+                lambda: personalizer.generate_stream(
+                    body.user_id,
+                    body.task,
+                    body.inputs,
+                    anonymous_id=body.anonymous_id,
+                    max_new_tokens=body.max_tokens,
+                    stop=body.stop,
+                )
+            )
+            return StreamingResponse(_events(generation_id, pieces), media_type="text/event-stream")
         record = await run_in_threadpool(
             lambda: personalizer.generate(
                 body.user_id,
