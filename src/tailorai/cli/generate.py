@@ -11,7 +11,18 @@ from rich.console import Console
 from tailorai.errors import ConfigError
 from tailorai.settings import get_settings
 
-__all__ = ["generate_command"]
+__all__ = ["generate_command", "parse_inputs"]
+
+
+def parse_inputs(items: list[str]) -> dict[str, str]:
+    """`--input NAME=VALUE` options as a dict, or one clear error."""
+    inputs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--input takes NAME=VALUE, e.g. -i product=boots; got {item!r}.")
+        inputs[name.strip()] = value
+    return inputs
 
 
 def generate_command(
@@ -28,21 +39,13 @@ def generate_command(
 
     Example: tailor generate u42 --task product_description -i product="trail boots"
     """
-    from tailorai.generation import LocalBackend, OpenAIBackend, Personalizer
+    from tailorai.generation import Personalizer, backend_from_settings
     from tailorai.store import Store
 
-    inputs = {}
-    for item in input_:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"--input takes NAME=VALUE, e.g. -i product=boots; got {item!r}.")
-        inputs[name.strip()] = value
+    inputs = parse_inputs(input_)
     settings = get_settings(config)
     store = Store(settings.database_url)
-    if settings.generation_url:
-        backend = OpenAIBackend(settings.generation_url, api_key=settings.generation_api_key)
-    else:
-        backend = LocalBackend(settings.base_model)
+    backend = backend_from_settings(settings)
     try:
         record = Personalizer(store=store, backend=backend, project=settings.project).generate(
             user, task, inputs, max_new_tokens=max_tokens

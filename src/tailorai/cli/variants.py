@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tailorai.errors import ConfigError
 from tailorai.settings import get_settings
 
 __all__ = ["variants_app"]
@@ -32,26 +31,18 @@ def build(
 
     Example: tailor variants build --task product_description -i product="trail boots"
     """
-    from tailorai.generation import LocalBackend, OpenAIBackend, Personalizer
+    from tailorai.cli.generate import parse_inputs
+    from tailorai.generation import Personalizer, backend_from_settings
     from tailorai.generation.variants import Variants
     from tailorai.segments import FeatureStore
     from tailorai.segments.segmentation import Segmentations
     from tailorai.store import Store
 
-    inputs = {}
-    for item in input_:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--input takes NAME=VALUE, e.g. -i product=boots; got {item!r}.")
-        inputs[key.strip()] = value
+    inputs = parse_inputs(input_)
     settings = get_settings(config)
     project = project or settings.project
     store = Store(settings.database_url)
-    backend = (
-        OpenAIBackend(settings.generation_url, api_key=settings.generation_api_key)
-        if settings.generation_url
-        else LocalBackend(settings.base_model)
-    )
+    backend = backend_from_settings(settings)
     try:
         production = Segmentations(store, settings.home).production(project)
         segments = list(production.names.values()) if production else []

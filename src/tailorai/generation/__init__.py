@@ -11,6 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "GenerationLog": "tailorai.generation.generation_log",
+    "backend_from_settings": "tailorai.generation.backends",
     "GenerationRequest": "tailorai.generation.local_backend",
     "GenerationResult": "tailorai.generation.local_backend",
     "LocalBackend": "tailorai.generation.local_backend",

@@ -108,10 +108,8 @@ def create_app(
 
 def _local_backend(settings: Any) -> Any:
     def make() -> Any:
-        from tailorai.generation import LocalBackend, OpenAIBackend
+        from tailorai.generation import backend_from_settings
 
-        if settings.generation_url:
-            return OpenAIBackend(settings.generation_url, api_key=settings.generation_api_key)
-        return LocalBackend(settings.base_model)
+        return backend_from_settings(settings)
 
     return make

@@ -5,12 +5,15 @@ Tests swap any of them with `app.dependency_overrides`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
+from tailorai.errors import ModelError
 from tailorai.events import SqlEventStream
 from tailorai.events.collector import Collector
 from tailorai.generation.generation_log import GenerationLog
@@ -21,7 +24,14 @@ from tailorai.segments.segmentation import Segmentations
 from tailorai.server.auth import AuthError, KeyCache, RateLimiter, key_from
 from tailorai.settings import Settings
 
-__all__ = ["Services", "authorize", "get_services", "get_settings", "secret_key"]
+__all__ = [
+    "Services",
+    "authorize",
+    "backend_failures",
+    "get_services",
+    "get_settings",
+    "secret_key",
+]
 
 
 @dataclass
@@ -91,3 +101,17 @@ def authorize(services: Services, headers: Any, body: Any = None, *, secret: boo
 def secret_key(request: Request) -> ApiKey:
     """Dependency: a secret key in the headers, for every route but event capture."""
     return authorize(get_services(request), request.headers)
+
+
+@contextlib.contextmanager
+def backend_failures() -> Iterator[None]:
+    """A model back end that fails or is down becomes 503 with Retry-After: the client may
+    try again, and nothing was recorded."""
+    try:
+        yield
+    except (ModelError, RuntimeError, OSError) as exc:
+        raise HTTPException(
+            503,
+            f"The model back end could not generate: {exc}. Nothing was recorded; try again.",
+            headers={"Retry-After": "5"},
+        ) from exc

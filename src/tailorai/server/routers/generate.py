@@ -11,9 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailorai.errors import ModelError
 from tailorai.projects import ApiKey
-from tailorai.server.deps import Services, get_services, secret_key
+from tailorai.server.deps import Services, backend_failures, get_services, secret_key
 
 __all__ = ["GenerateIn", "router"]
 
@@ -52,35 +51,16 @@ async def generate(
     known = sorted(personalizer.templates.tasks)
     if body.task not in known:
         raise HTTPException(404, f"Unknown task {body.task!r}. Known tasks: {', '.join(known)}.")
-    try:
-        if body.stream:
-            generation_id, pieces = await run_in_threadpool(
-                lambda: personalizer.generate_stream(
-                    body.user_id,
-                    body.task,
-                    body.inputs,
-                    anonymous_id=body.anonymous_id,
-                    max_new_tokens=body.max_tokens,
-                    stop=body.stop,
-                )
-            )
-            return StreamingResponse(_events(generation_id, pieces), media_type="text/event-stream")
-        record = await run_in_threadpool(
-            lambda: personalizer.generate(
-                body.user_id,
-                body.task,
-                body.inputs,
-                anonymous_id=body.anonymous_id,
-                max_new_tokens=body.max_tokens,
-                stop=body.stop,
-            )
+    call = personalizer.generate_stream if body.stream else personalizer.generate
+    options = {"anonymous_id": body.anonymous_id, "max_new_tokens": body.max_tokens}
+    with backend_failures():
+        made = await run_in_threadpool(
+            lambda: call(body.user_id, body.task, body.inputs, stop=body.stop, **options)
         )
-    except (ModelError, RuntimeError, OSError) as exc:
-        raise HTTPException(
-            503,
-            f"The model back end could not generate: {exc}. Nothing was recorded; try again.",
-            headers={"Retry-After": "5"},
-        ) from exc
+    if body.stream:
+        generation_id, pieces = made
+        return StreamingResponse(_events(generation_id, pieces), media_type="text/event-stream")
+    record = made
     return {
         "generation_id": record.id,
         "output": record.output,

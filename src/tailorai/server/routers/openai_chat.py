@@ -19,9 +19,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailorai.errors import ModelError, RegistryError
+from tailorai.errors import RegistryError
 from tailorai.projects import ApiKey
-from tailorai.server.deps import Services, get_services, secret_key
+from tailorai.server.deps import Services, backend_failures, get_services, secret_key
 
 __all__ = ["router"]
 
@@ -106,21 +106,16 @@ async def chat_completions(
         "temperature": body.temperature,
     }
     messages = [m.model_dump() for m in body.messages]
+    call = personalizer.chat_stream if body.stream else personalizer.chat
     try:
-        if body.stream:
-            generation_id, pieces = await run_in_threadpool(
-                lambda: personalizer.chat_stream(body.user, messages, **options)
-            )
-            return StreamingResponse(
-                _chunks(generation_id, body.model, pieces), media_type="text/event-stream"
-            )
-        record = await run_in_threadpool(lambda: personalizer.chat(body.user, messages, **options))
+        with backend_failures():
+            made = await run_in_threadpool(lambda: call(body.user, messages, **options))
     except RegistryError as exc:
         raise HTTPException(404, f"Unknown model {body.model!r}: {exc}") from exc
-    except (ModelError, RuntimeError, OSError) as exc:
-        raise HTTPException(
-            503,
-            f"The model back end could not generate: {exc}. Nothing was recorded; try again.",
-            headers={"Retry-After": "5"},
-        ) from exc
+    if body.stream:
+        generation_id, pieces = made
+        return StreamingResponse(
+            _chunks(generation_id, body.model, pieces), media_type="text/event-stream"
+        )
+    record = made
     return _completion(record, body.model)
