@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from tailorai.errors import ConfigError, DataError, ModelError
 from tailorai.generation.micro_batch import MicroBatcher
+from tailorai.training.base_model import config_context_length
 
 __all__ = ["GenerationRequest", "GenerationResult", "LocalBackend"]
 
@@ -228,7 +229,7 @@ class LocalBackend:
         self.max_adapters = max_adapters
         self.max_batch = max_batch
         self.chat_template = chat_template
-        self.context_length = _context_length(model)
+        self.context_length = config_context_length(model.config) or 2048
         self.adapter_loads = 0  # adapters loaded into the model, reloads after eviction included
         self.adapter_evictions = 0  # adapters unloaded to stay within max_adapters
         self.generate_calls = 0  # model.generate calls: batches actually run
@@ -623,15 +624,6 @@ class LocalBackend:
         finally:
             cancel.set()
             thread.join()
-
-
-def _context_length(model: Any) -> int:
-    config = model.config
-    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 2048
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

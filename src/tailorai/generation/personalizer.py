@@ -36,34 +36,41 @@ FatigueHook = Callable[[str | None, str, str], str]
 class _Plan:
     """A request decided and composed, waiting for the model's output."""
 
-    personalizer: Personalizer
     started: float
+    project: str
+    task: str
     who: str | None
     segment: str | None
-    task: str
-    inputs: dict[str, Any]
-    route: Any
-    prompt: Any
+    rung: str
+    model_version: str | None
     adapter: str | None
-    request: Any
+    template_version: str | None
+    inputs: dict[str, Any]
+    request: Any  # the back end's GenerationRequest
 
     def record(
-        self, output: str, prompt_tokens: int, completion_tokens: int, finish: str | None
+        self,
+        backend: str,
+        output: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        finish: str | None,
+        generation_id: str | None = None,
     ) -> Generation:
         return Generation(
-            id=new_generation_id(),
-            project_id=self.personalizer.project,
+            id=generation_id or new_generation_id(),
+            project_id=self.project,
             task=self.task,
-            rung=self.route.rung,
+            rung=self.rung,
             output=output,
-            backend=type(self.personalizer.backend).__name__,
+            backend=backend,
             user_id=self.who,
             segment=self.segment,
-            model_version=self.route.model_version,
+            model_version=self.model_version,
             adapter=self.adapter,
-            template_version=self.prompt.template_version,
+            template_version=self.template_version,
             inputs=self.inputs,
-            prompt=self.prompt.messages,
+            prompt=[dict(m) for m in self.request.messages],
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             finish_reason=finish,
@@ -130,15 +137,8 @@ class Personalizer:
 
         `segment` stands in for a user's own when there is no user: content for a whole
         segment (pre-generated variants)."""
-        plan = self._plan(user_id, anonymous_id, segment, task, inputs, max_new_tokens, stop)
-        result = self.backend.generate_one(plan.request)
-        return self.log.add(
-            plan.record(
-                self._guard(plan.who, task, result.text),
-                result.prompt_tokens,
-                result.completion_tokens,
-                result.finish_reason,
-            )
+        return self._run(
+            self._plan(user_id, anonymous_id, segment, task, inputs, max_new_tokens, stop)
         )
 
     def generate_stream(
@@ -153,22 +153,48 @@ class Personalizer:
     ) -> tuple[str, Iterator[str]]:
         """`generate`, as the generation id and the output's pieces (scrubbed sentence by
         sentence); the record is stored once the last piece is out."""
-        plan = self._plan(user_id, anonymous_id, None, task, inputs, max_new_tokens, stop)
-        pieces = self.backend.stream(plan.request)  # checked now: a bad request fails here
-        prompt_tokens = self.backend.prompt_tokens(plan.request)
-        generation_id = new_generation_id()
+        return self._run_stream(
+            self._plan(user_id, anonymous_id, None, task, inputs, max_new_tokens, stop)
+        )
 
-        def run() -> Iterator[str]:
-            sent = []
-            for piece in self._scrub_stream(pieces) if self.scrub_pii else pieces:
-                sent.append(piece)
-                yield piece
-            output = "".join(sent)
-            record = plan.record(output, prompt_tokens, self._count_tokens(output), None)
-            record.id = generation_id
-            self.log.add(record)
+    # -- chat, in the OpenAI shape -------------------------------------------------------------
 
-        return generation_id, run()
+    CHAT_TASK = "chat"
+
+    def chat(
+        self,
+        user_id: str | None,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        model: str = "tailor",
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+    ) -> Generation:
+        """Reply to a chat as is, on the user's rung's model (`model="tailor"`), the untuned
+        base (`"base"`) or a registry version (`"segment-buyers@2"`, or a name for its
+        production version)."""
+        return self._run(
+            self._chat_plan(user_id, messages, model, max_new_tokens, stop, temperature)
+        )
+
+    def chat_stream(
+        self,
+        user_id: str | None,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        model: str = "tailor",
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+    ) -> tuple[str, Iterator[str]]:
+        """`chat`, as the generation id and the reply's pieces; the record is stored once the
+        last piece is out (a stream abandoned half-way records nothing)."""
+        return self._run_stream(
+            self._chat_plan(user_id, messages, model, max_new_tokens, stop, temperature)
+        )
+
+    # -- deciding, then running ----------------------------------------------------------------
 
     def _plan(
         self,
@@ -186,8 +212,7 @@ class Personalizer:
         record = self.features.get(self.project, who) if who else None
         if record is not None:
             segment = record.segment
-        examples = len(self.retriever.history(user_id)) if self.retriever and user_id else 0
-        route = self.router.route(user_id, segment, examples)
+        route = self.router.route(user_id, segment, self._examples(user_id))
         features = record.features.values(datetime.now(UTC)) if record is not None else None
         prompt = self.builder.build(
             user_id=user_id,
@@ -198,107 +223,57 @@ class Personalizer:
             k=self.k if route.rung == "few_shot" else 0,
         )
         adapter = self._adapter(route.version)
-        from tailorai.generation.local_backend import GenerationRequest
-
-        request = GenerationRequest(
-            messages=prompt.messages,
-            adapter=adapter,
-            max_new_tokens=max_new_tokens or self.max_new_tokens,
-            stop=list(stop),
-        )
         return _Plan(
-            self, started, who, segment, task, dict(inputs), route, prompt, adapter, request
-        )
-
-    # -- chat, in the OpenAI shape -------------------------------------------------------------
-
-    CHAT_TASK = "chat"
-
-    def chat(
-        self,
-        user_id: str | None,
-        messages: Sequence[Mapping[str, str]],
-        *,
-        model: str = "tailor",
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] = (),
-        temperature: float = 0.0,
-    ) -> Generation:
-        """Reply to a chat as is, on the user's rung's model (`model="tailor"`) or on a named
-        registry version (`"segment-buyers@2"`, or a name for its production version)."""
-        started = time.perf_counter()
-        segment, route_rung, version = self._chat_route(user_id, model)
-        adapter = self._adapter(version)
-        result = self.backend.generate_one(
-            self._request(messages, adapter, max_new_tokens, stop, temperature)
-        )
-        return self._record_chat(
-            user_id,
-            messages,
-            segment,
-            route_rung,
-            version,
-            adapter,
-            result.text,
-            result.prompt_tokens,
-            result.completion_tokens,
             started,
-            finish_reason=result.finish_reason,
+            self.project,
+            task,
+            who,
+            segment,
+            route.rung,
+            route.model_version,
+            adapter,
+            prompt.template_version,
+            dict(inputs),
+            self._request(prompt.messages, adapter, max_new_tokens, stop, 0.0),
         )
 
-    def chat_stream(
+    def _chat_plan(
         self,
         user_id: str | None,
         messages: Sequence[Mapping[str, str]],
-        *,
-        model: str = "tailor",
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] = (),
-        temperature: float = 0.0,
-    ) -> tuple[str, Iterator[str]]:
-        """The generation id and the reply's text pieces; the record is stored once the last
-        piece is out (a stream abandoned half-way records nothing)."""
+        model: str,
+        max_new_tokens: int | None,
+        stop: Sequence[str],
+        temperature: float,
+    ) -> _Plan:
         started = time.perf_counter()
-        segment, route_rung, version = self._chat_route(user_id, model)
-        adapter = self._adapter(version)
-        request = self._request(messages, adapter, max_new_tokens, stop, temperature)
-        pieces = self.backend.stream(request)  # checked now: a bad request fails here
-        prompt_tokens = self.backend.prompt_tokens(request)
-        generation_id = new_generation_id()
-
-        def run() -> Iterator[str]:
-            text = []
-            for piece in self._scrub_stream(pieces) if self.scrub_pii else pieces:
-                text.append(piece)
-                yield piece
-            output = "".join(text)
-            self._record_chat(
-                user_id,
-                messages,
-                segment,
-                route_rung,
-                version,
-                adapter,
-                output,
-                prompt_tokens,
-                self._count_tokens(output),
-                started,
-                generation_id=generation_id,
-                guard=False,  # already guarded piece by piece: the record keeps what was sent
-            )
-
-        return generation_id, run()
-
-    def _chat_route(self, user_id: str | None, model: str) -> tuple[str | None, str, Any]:
         record = self.features.get(self.project, user_id) if user_id else None
         segment = record.segment if record is not None else None
         if model in ("tailor", "", None):
-            examples = len(self.retriever.history(user_id)) if self.retriever and user_id else 0
-            route = self.router.route(user_id, segment, examples)
-            return segment, route.rung, route.version
-        if model == "base":  # the untuned base model, as OpenAI-compatible clients may ask
-            return segment, "named", None
-        return segment, "named", self.registry.get(model)
+            route = self.router.route(user_id, segment, self._examples(user_id))
+            rung, version = route.rung, route.version
+        elif model == "base":  # the untuned base model, as OpenAI-compatible clients may ask
+            rung, version = "named", None
+        else:
+            rung, version = "named", self.registry.get(model)
+        adapter = self._adapter(version)
+        return _Plan(
+            started,
+            self.project,
+            self.CHAT_TASK,
+            user_id,
+            segment,
+            rung,
+            version.ref if version is not None else None,
+            adapter,
+            None,
+            {},
+            self._request(messages, adapter, max_new_tokens, stop, temperature),
+        )
+
+    def _examples(self, user_id: str | None) -> int:
+        """How many examples of their own the user has to show (few-shot)."""
+        return len(self.retriever.history(user_id)) if self.retriever and user_id else 0
 
     def _request(
         self,
@@ -318,43 +293,42 @@ class Personalizer:
             temperature=temperature,
         )
 
-    def _record_chat(
-        self,
-        user_id: str | None,
-        messages: Sequence[Mapping[str, str]],
-        segment: str | None,
-        rung: str,
-        version: Any,
-        adapter: str | None,
-        text: str,
-        prompt_tokens: int,
-        completion_tokens: int,
-        started: float,
-        *,
-        generation_id: str | None = None,
-        guard: bool = True,
-        finish_reason: str | None = None,
-    ) -> Generation:
-        output = self._guard(user_id, self.CHAT_TASK, text) if guard else text
+    def _run(self, plan: _Plan) -> Generation:
+        result = self.backend.generate_one(plan.request)
+        output = self._guard(plan.who, plan.task, result.text)
         return self.log.add(
-            Generation(
-                id=generation_id or new_generation_id(),
-                project_id=self.project,
-                task=self.CHAT_TASK,
-                rung=rung,
-                output=output,
-                backend=type(self.backend).__name__,
-                user_id=user_id,
-                segment=segment,
-                model_version=version.ref if version is not None else None,
-                adapter=adapter,
-                prompt=[dict(m) for m in messages],
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                finish_reason=finish_reason,
-                latency_ms=(time.perf_counter() - started) * 1000,
+            plan.record(
+                type(self.backend).__name__,
+                output,
+                result.prompt_tokens,
+                result.completion_tokens,
+                result.finish_reason,
             )
         )
+
+    def _run_stream(self, plan: _Plan) -> tuple[str, Iterator[str]]:
+        pieces = self.backend.stream(plan.request)  # checked now: a bad request fails here
+        prompt_tokens = self.backend.prompt_tokens(plan.request)
+        generation_id = new_generation_id()
+
+        def run() -> Iterator[str]:
+            sent = []
+            for piece in self._scrub_stream(pieces) if self.scrub_pii else pieces:
+                sent.append(piece)
+                yield piece
+            output = "".join(sent)  # guarded piece by piece: the record keeps what was sent
+            self.log.add(
+                plan.record(
+                    type(self.backend).__name__,
+                    output,
+                    prompt_tokens,
+                    self._count_tokens(output),
+                    None,
+                    generation_id,
+                )
+            )
+
+        return generation_id, run()
 
     def _count_tokens(self, text: str) -> int:
         tokenizer = self.backend.tokenizer

@@ -99,7 +99,11 @@ def context_length(name_or_path: str | os.PathLike[str] | None = None) -> int | 
     """The longest sequence the model was trained on (512 for stories260k); None if unknown."""
     from transformers import AutoConfig
 
-    config = _from_pretrained(AutoConfig, name_or_path)
+    return config_context_length(_from_pretrained(AutoConfig, name_or_path))
+
+
+def config_context_length(config: Any) -> int | None:
+    """The context length a model config states, under whichever name its family uses."""
     for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
         value = getattr(config, key, None)
         if isinstance(value, int) and value > 0:

@@ -38,6 +38,7 @@ from typing import Any
 
 from tailorai.errors import ConfigError, DataError, RegistryError
 from tailorai.records import Example, Message
+from tailorai.training.base_model import config_context_length
 from tailorai.training.encode import IGNORE, encode_chat
 
 __all__ = [
@@ -251,12 +252,7 @@ class Evaluation:
 
 
 def _context(model: Any) -> int:
-    config = model.config
-    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 2048
+    return config_context_length(model.config) or 2048
 
 
 def _version_model_dir(version: Any) -> Path:
