@@ -38,6 +38,22 @@ def test_rows_made_before_projects_belong_to_the_default_project(tmp_path):
                 "VALUES ('u1', '{}', '2026-01-01', '2026-01-01')"
             )
         )
+        # A version promoted twice: promotions point at versions, which SQLite must rebuild.
+        for number, stage in ((1, "archived"), (2, "production")):
+            connection.execute(
+                text(
+                    "INSERT INTO model_versions (id, name, version, scope, method, stage, "
+                    "base_model, path, config, metrics, lineage, created_at) VALUES "
+                    f"({number}, 'demo', {number}, 'global', 'lora', '{stage}', 'b', 'p', "
+                    "'{}', '{}', '{}', '2026-01-01')"
+                )
+            )
+        connection.execute(
+            text(
+                "INSERT INTO model_promotions (scope, version_id, previous_version_id, "
+                "promoted_at) VALUES ('global', 2, 1, '2026-01-02')"
+            )
+        )
     engine.dispose()
     store = Store(url)  # migrates to the newest
     assert store.get_user("u1") is not None  # in the default project
@@ -45,4 +61,13 @@ def test_rows_made_before_projects_belong_to_the_default_project(tmp_path):
     store.upsert_users({"u1": {"plan": "pro"}}, project="shop")  # same id, another project
     assert store.get_user("u1", project="shop").traits == {"plan": "pro"}
     assert store.get_user("u1").traits == {}
+    from tailorai.training.registry import Registry
+
+    registry = Registry(store, home=tmp_path)
+    assert registry.production("global").ref == "demo@2"
+    assert [h["promoted"] for h in registry.history("global")] == ["demo@2"]
+    assert registry.rollback("global").ref == "demo@1"  # the promotion still points right
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.close()

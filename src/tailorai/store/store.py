@@ -74,15 +74,38 @@ class Store:
         """Bring the schema to the newest migration (idempotent, safe from several processes)."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
+        sqlite = self.engine.dialect.name == "sqlite"
         try:
-            with self._migration_lock(), self.engine.begin() as connection:
-                if self.engine.dialect.name == "postgresql":
-                    # Held until commit: a second process waits, then finds the schema current.
-                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+            with self._migration_lock(), self.engine.connect() as connection:
+                if sqlite:
+                    # SQLite rebuilds a table to change its constraints; with foreign keys on,
+                    # dropping the old one would break the rows that point at it. SQLite's own
+                    # procedure: keys off outside the transaction, checked before commit.
+                    connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+                    connection.commit()
+                try:
+                    self._upgrade(connection, config, sqlite)
+                finally:
+                    if sqlite:
+                        connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                        connection.commit()
         except SQLAlchemyError as exc:
             raise StoreError(f"Cannot migrate database {self.url!r}: {exc}") from exc
+
+    def _upgrade(self, connection: Any, config: Config, sqlite: bool) -> None:
+        with connection.begin():
+            if not sqlite:
+                # Held until commit: a second process waits, then finds the schema current.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise StoreError(
+                        f"Migrating {self.url!r} would leave rows pointing at nothing "
+                        f"({broken[:3]}); nothing was changed."
+                    )
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
