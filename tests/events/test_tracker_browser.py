@@ -42,6 +42,11 @@ def _site(folder: Path, server: str, key: str) -> str:
     """A customer's site on its own origin, with the tracker on two pages."""
     for name, title in (("index.html", "First"), ("second.html", "Second")):
         (folder / name).write_text(PAGE.format(title=title, server=server, key=key))
+    return _site_folder(folder)
+
+
+def _site_folder(folder: Path) -> str:
+    """`folder` served as a website of its own origin."""
     port = _free_port()
     handler = lambda *a: http.server.SimpleHTTPRequestHandler(  # noqa: E731
         *a, directory=str(folder)
@@ -104,3 +109,48 @@ def test_tracker_records_what_the_user_did(live, tmp_path):
     assert len({e.anonymous_id for e in events}) == 1
     assert all(e.user_id == "u42" for e in events if e.context["page"]["title"] == "Second")
     assert len({e.message_id for e in events}) == len(events)  # each stored once
+
+
+@pytest.mark.slow
+def test_tracker_keeps_a_capped_queue_retries_and_reports_what_it_dropped(live, tmp_path):
+    """The collector is down at first: events wait in the capped queue (the oldest dropped and
+    counted), are retried with backoff, and arrive once it is up; feedback rides along."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from tailorai.server import create_app
+    from tests.server.conftest import serve
+
+    collector_port = _free_port()  # nothing listens here yet
+    page_html = (
+        f'<!doctype html><html><head><title>Queue</title><script src="{live.url}/tracker.js" '
+        f'data-write-key="{live.public_key}" data-host="http://127.0.0.1:{collector_port}">'
+        "</script></head><body>queue</body></html>"
+    )
+    (tmp_path / "index.html").write_text(page_html)
+    (tmp_path / "second.html").write_text(page_html)
+    site = _site_folder(tmp_path)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto(f"{site}/index.html")
+        page.evaluate(
+            "tailor.init({maxQueue: 5});"
+            "for (let i = 0; i < 9; i++) tailor.track('Tick', {i: i});"
+            "tailor.feedback('gen-9', {thumbs: 'up'});"
+        )
+        page.wait_for_timeout(1500)  # a first flush fails: nobody listens yet
+        queued = page.evaluate("JSON.parse(localStorage.getItem('tailor:queue')).length")
+        dropped = page.evaluate("JSON.parse(localStorage.getItem('tailor:dropped'))")
+        assert queued == 5 and dropped == 6  # the page view and the first five ticks went
+        for _url in serve(create_app(live.store, rate_limit=0), collector_port):
+            events = _wait_for(live, 5, timeout=30)  # the retry, after its backoff
+            browser.close()
+    assert len(events) == 5
+    assert [e.properties.get("i") for e in events[:4]] == [5, 6, 7, 8]
+    assert events[0].context["dropped_events"] == 6
+    feedback = events[-1]
+    assert feedback.type == "feedback" and feedback.properties == {
+        "generation_id": "gen-9",
+        "thumbs": "up",
+    }
