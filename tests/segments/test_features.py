@@ -73,6 +73,19 @@ def test_late_events_count_as_old_as_they_are():
     assert a["events"] == b["events"] == 4
 
 
+def test_old_tastes_survive_decades_of_silence():
+    # MovieLens users rated films in the 1990s; a click today must not erase what they liked
+    # (the decayed weights would underflow to zero), only fade it.
+    state = compute_features(
+        [_event(-30 * 525_600, category=c) for c in ("drama", "drama", "comedy")]
+        + [_event(0, "Email Clicked")]
+    )
+    values = state.values(T0)
+    assert values["top_categories"] == ["drama", "comedy"]
+    assert state.categories["drama"] == pytest.approx(2 * state.categories["comedy"])
+    assert values["category_weights"]["drama"] < 1e-100
+
+
 def test_the_engagement_formula_is_the_documented_one():
     features = {
         "frequency_per_day": 2.5,

@@ -34,6 +34,7 @@ from tailorai.records import Event
 
 __all__ = [
     "HALF_LIFE_DAYS",
+    "NUMERIC_FEATURES",
     "SESSION_GAP",
     "UserFeatures",
     "compute_features",
@@ -45,6 +46,22 @@ SESSION_GAP = 30 * 60.0  # seconds
 TOP_CATEGORIES = 5
 _KEPT_CATEGORIES = 32  # the state keeps this many, so its size stays constant
 _DECAY = math.log(2) / (HALF_LIFE_DAYS * 86_400.0)  # per second
+# The numbers `UserFeatures.values()` gives, what rules and models may test.
+NUMERIC_FEATURES = (
+    "recency_days",
+    "frequency_per_day",
+    "events",
+    "sessions",
+    "mean_dwell_s",
+    "mean_scroll_depth",
+    "click_through",
+    "form_submissions",
+    "purchases",
+    "revenue",
+    "engagement",
+)
+_TINY = 1e-200  # category weights never decay below this (shares survive any gap)
+_LOG_TINY = math.log(_TINY)
 IMPRESSION = "Content Shown"
 CONTENT_CLICK = "Content Clicked"
 FORM = "Form Submitted"
@@ -100,10 +117,17 @@ class UserFeatures:
             self.first_seen = self.last_seen = t
         weight = 1.0
         if t >= self.last_seen:
-            shrink = math.exp(-_DECAY * (t - self.last_seen))
+            gap = _DECAY * (t - self.last_seen)
+            shrink = math.exp(-gap)
             self.decayed *= shrink
-            for name in self.categories:
-                self.categories[name] *= shrink
+            if self.categories:
+                # After decades of silence the weights would underflow to zero and the user's
+                # old tastes vanish; their shares are still all we know, so they stay tiny.
+                top = max(self.categories.values())
+                if top > 0 and math.log(top) - gap < _LOG_TINY:
+                    shrink = _TINY / top
+                for name in self.categories:
+                    self.categories[name] *= shrink
             new_session = self.events == 0 or t - self.last_seen > SESSION_GAP
             self.last_seen = t
         else:  # arrived late: counts as old as it is
