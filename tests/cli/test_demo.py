@@ -29,3 +29,7 @@ def test_demo_prepares_data_and_segments_movielens(tmp_path):
     assert "personalized per segment" in done.stdout
     for segment in ("casual visitors", "power users"):
         assert done.stdout.count(segment) >= 2  # in the segments and in the side-by-side
+    assert "Campaign movie_night" in done.stdout
+    emails = sorted((tmp_path / "o" / "emails").glob("*.html"))
+    assert len(emails) == 6  # two members of each of the three segments
+    assert "Cinema Club" in emails[0].read_text()

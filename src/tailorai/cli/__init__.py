@@ -8,6 +8,7 @@ import sys
 import typer
 
 from tailorai import __version__
+from tailorai.cli.campaign import campaign_app
 from tailorai.cli.data import data_app
 from tailorai.cli.demo import demo
 from tailorai.cli.evaluate import evaluate_command
@@ -42,6 +43,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(segments_app, name="segments")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(variants_app, name="variants")
+app.add_typer(campaign_app, name="campaign")
 app.command(name="train")(train_command)
 app.command(name="plan")(plan_command)
 app.command(name="evaluate")(evaluate_command)

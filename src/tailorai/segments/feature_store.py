@@ -33,6 +33,13 @@ class UserRecord:
     updated_at: datetime
 
 
+def _record(row: UserFeatureRow) -> UserRecord:
+    updated = row.updated_at
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=UTC)
+    return UserRecord(row.user_key, UserFeatures.from_dict(row.state), row.segment, updated)
+
+
 class FeatureStore:
     def __init__(self, store: Any, assigner: Any = None) -> None:
         """`assigner` (a `segmentation.Assigner`) re-assigns users whose features change."""
@@ -123,12 +130,20 @@ class FeatureStore:
     def get(self, project_id: str, user: str) -> UserRecord | None:
         with self.store.session() as s:
             row = s.get(UserFeatureRow, (project_id, user))
-            if row is None:
-                return None
-            updated = row.updated_at
-            if updated.tzinfo is None:
-                updated = updated.replace(tzinfo=UTC)
-            return UserRecord(user, UserFeatures.from_dict(row.state), row.segment, updated)
+            return None if row is None else _record(row)
+
+    def get_many(self, project_id: str, users: Sequence[str]) -> dict[str, UserRecord]:
+        """The known users among `users`, by user id (unknown ones are left out)."""
+        found: dict[str, UserRecord] = {}
+        unique = list(dict.fromkeys(users))
+        with self.store.session() as s:
+            for start in range(0, len(unique), 500):
+                query = select(UserFeatureRow).where(
+                    UserFeatureRow.project_id == project_id,
+                    UserFeatureRow.user_key.in_(unique[start : start + 500]),
+                )
+                found.update((row.user_key, _record(row)) for row in s.scalars(query))
+        return found
 
     def recompute(self, project_id: str, user: str, stream: Any) -> UserFeatures:
         """Rebuild `user`'s state from every stored event, in stored order, and save it."""
@@ -145,6 +160,17 @@ class FeatureStore:
                 row.state = state.as_dict()
                 row.updated_at = datetime.now(UTC)
         return state
+
+    def users_in(self, project_id: str, segment: str, limit: int | None = None) -> list[str]:
+        """The users currently in `segment`, in id order."""
+        query = (
+            select(UserFeatureRow.user_key)
+            .where(UserFeatureRow.project_id == project_id, UserFeatureRow.segment == segment)
+            .order_by(UserFeatureRow.user_key)
+            .limit(limit)
+        )
+        with self.store.session() as s:
+            return list(s.scalars(query))
 
     def segment_sizes(self, project_id: str) -> dict[str | None, int]:
         """Users per segment (None: not assigned yet), largest first."""

@@ -22,6 +22,7 @@ from tailorai.server.auth import KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
 from tailorai.server.routers import (
+    campaigns,
     capture,
     dashboard,
     generate,
@@ -101,6 +102,8 @@ def create_app(
     app.include_router(generate.router)
     app.include_router(openai_chat.router)
     app.include_router(variants.router)
+    app.include_router(campaigns.router)
+    app.include_router(campaigns.click_router)
     app.include_router(dashboard.router)
     app.include_router(health.router)
     return app

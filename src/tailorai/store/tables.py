@@ -23,6 +23,8 @@ __all__ = [
     "DEFAULT_PROJECT",
     "ApiKeyRow",
     "Base",
+    "CampaignSendRow",
+    "CampaignStateRow",
     "DatasetRow",
     "EventRow",
     "GenerationRow",
@@ -286,3 +288,44 @@ class VariantRow(Base):
     generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"))
     output: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CampaignSendRow(Base):
+    """One block of one campaign email: where the bandit put it, how likely it was to, and
+    whether the user clicked it."""
+
+    __tablename__ = "campaign_sends"
+    __table_args__ = (
+        UniqueConstraint("send_id", "block", name="uq_campaign_sends_send_block"),
+        Index("ix_campaign_sends_campaign_user", "project_id", "campaign", "user_key"),
+        Index("ix_campaign_sends_campaign_id", "project_id", "campaign", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    campaign: Mapped[str] = mapped_column(String(100))
+    send_id: Mapped[str] = mapped_column(String(32))  # one email; unguessable (it is in links)
+    user_key: Mapped[str] = mapped_column(String(255))
+    block: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)  # 0: first
+    propensity: Mapped[float] = mapped_column(Float)
+    policy: Mapped[str] = mapped_column(String(32))
+    context: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the bandit's x
+    link: Mapped[str] = mapped_column(Text)
+    generation_id: Mapped[str | None] = mapped_column(String(32))
+    clicked_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CampaignStateRow(Base):
+    """A campaign's bandit, learned from its sends up to `send_cursor` and from click events up
+    to `event_cursor`."""
+
+    __tablename__ = "campaign_states"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    send_cursor: Mapped[int] = mapped_column(Integer, default=0)
+    event_cursor: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
