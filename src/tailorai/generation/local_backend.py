@@ -2,10 +2,12 @@
 
 Personalized serving asks for many small LoRA adapters (one per segment or user) on the same
 base. Loading a model per adapter would multiply memory, and swapping adapters per request would
-serialize everything, so `LocalBackend` loads the base once, loads adapters lazily into one
-PEFT model (the `max_adapters` most recently used stay loaded) and runs requests for different
-adapters in ONE batched `generate` call through PEFT's `adapter_names`, each row on its own
-adapter (`"__base__"` for the plain base). Greedy rows come out exactly as they would alone.
+serialize everything, so `LocalBackend` loads the base once, loads adapters lazily (the
+`max_adapters` most recently used stay loaded) and runs requests for different adapters in ONE
+batched `generate` call, each row on its own adapter. Plain LoRA adapters live in a `LoraBank`
+(stacked per layer, one batched matmul per layer whatever the mix); other variants load into
+one PEFT model and share batches through PEFT's `adapter_names` (`"__base__"` for the plain
+base). Greedy rows come out exactly as they would alone.
 
     backend = LocalBackend()                       # the shipped stories260k
     backend.add_adapter("segment-buyers@2", path)  # or add_version(registry.get(...))
@@ -21,6 +23,7 @@ model, the tokenizer included, holds one lock: a model must not run two `generat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tailorai.errors import ConfigError, DataError, ModelError
+from tailorai.generation.lora_bank import LoraBank
 from tailorai.generation.micro_batch import MicroBatcher
 from tailorai.training.base_model import config_context_length
 
@@ -104,6 +108,7 @@ class _Adapter:
     name: str  # its name inside the PEFT model: keys such as "user:a.b@1" are not valid there
     dora: bool
     chat_template: str | None
+    banked: bool = False  # served from the LoraBank (plain LoRA), else by PEFT
 
 
 @dataclass(slots=True)
@@ -234,7 +239,8 @@ class LocalBackend:
         self.adapter_evictions = 0  # adapters unloaded to stay within max_adapters
         self.generate_calls = 0  # model.generate calls: batches actually run
         self._base = model.eval()
-        self._peft: Any = None  # the PeftModel around the base, once an adapter is loaded
+        self._peft: Any = None  # the PeftModel around the base, once PEFT loads an adapter
+        self._bank = LoraBank(model, slots=max_adapters + 1)
         self._adapters: dict[str, _Adapter] = {}
         self._loaded: OrderedDict[str, _Adapter] = OrderedDict()  # least recently used first
         self._names = 0
@@ -295,6 +301,7 @@ class LocalBackend:
                 name=f"adapter_{self._names}",
                 dora=bool(config.get("use_dora")),
                 chat_template=chat_template,
+                banked=LoraBank.supports(folder, config),
             )
 
     def add_version(self, version: Any) -> str:
@@ -318,7 +325,9 @@ class LocalBackend:
         from peft import PeftModel
 
         try:
-            if self._peft is None:
+            if adapter.banked:
+                self._bank.load(adapter.name, adapter.path)
+            elif self._peft is None:
                 self._peft = PeftModel.from_pretrained(
                     self._base, str(adapter.path), adapter_name=adapter.name
                 ).eval()
@@ -335,8 +344,10 @@ class LocalBackend:
         self.adapter_loads += 1
 
     def _unload(self, adapter: _Adapter) -> None:
-        others = [a.name for a in self._loaded.values() if a.name != adapter.name]
-        if not others:
+        others = [a.name for a in self._loaded.values() if a.name != adapter.name and not a.banked]
+        if adapter.banked:
+            self._bank.unload(adapter.name)
+        elif not others:
             # PEFT breaks once its last adapter is deleted: take the adapter layers off the
             # base instead (without merging), and wrap it again on the next load.
             self._base = self._peft.unload().eval()
@@ -448,8 +459,12 @@ class LocalBackend:
         """Indices of `prepared` in groups that may share one generate call."""
         groups: dict[tuple[float, str | None], list[int]] = {}
         for index, item in enumerate(prepared):
-            dora = item.adapter.key if item.adapter is not None and item.adapter.dora else None
-            groups.setdefault((item.request.temperature, dora), []).append(index)
+            # The bank's adapters and the base share batches; PEFT's LoRA variants share their
+            # own; each DoRA adapter runs alone.
+            adapter, group = item.adapter, None
+            if adapter is not None and not adapter.banked:
+                group = adapter.key if adapter.dora else "peft"
+            groups.setdefault((item.request.temperature, group), []).append(index)
         for indices in groups.values():
             batch: list[int] = []
             keys: set[str] = set()
@@ -511,15 +526,21 @@ class LocalBackend:
             kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
         else:
             kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
-        if self._peft is not None:
-            if len(adapters) == 1 and adapters[0].dora:
-                self._peft.set_adapter(adapters[0].name)  # PEFT mixes no DoRA rows in a batch
-            else:
-                kwargs["adapter_names"] = [r.adapter.name if r.adapter else BASE for r in rows]
+        context = contextlib.ExitStack()
+        if any(a.banked for a in adapters) or not adapters:
+            if self._peft is not None:
+                context.enter_context(self._peft.disable_adapter())
+            context.enter_context(
+                self._bank.use([r.adapter.name if r.adapter else None for r in rows])
+            )
+        elif len(adapters) == 1 and adapters[0].dora:
+            self._peft.set_adapter(adapters[0].name)  # PEFT mixes no DoRA rows in a batch
+        else:
+            kwargs["adapter_names"] = [r.adapter.name if r.adapter else BASE for r in rows]
         from transformers import StoppingCriteriaList
 
         kwargs["stopping_criteria"] = StoppingCriteriaList([ends])
-        with torch.inference_mode():
+        with torch.inference_mode(), context:
             output = self.model.generate(**kwargs)
         self.generate_calls += 1
         seconds = time.perf_counter() - started
