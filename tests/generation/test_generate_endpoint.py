@@ -51,7 +51,7 @@ def test_generate_answers_with_a_recorded_generation(server):
     assert record["output"] == result["output"] and record["user_id"] == "u1"
     assert unknown.status_code == 404 and "product_description" in unknown.json()["detail"]
     assert public.status_code == 403
-    assert bad.status_code == 400 and extra.status_code == 400
+    assert bad.status_code == 422 and extra.status_code == 422  # naming the field
 
 
 def test_a_failing_back_end_is_a_503_and_records_nothing(live, artifacts, tmp_path):

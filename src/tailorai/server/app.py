@@ -25,6 +25,7 @@ from tailorai.server.routers import (
     campaigns,
     capture,
     dashboard,
+    feedback,
     generate,
     generations,
     health,
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(openai_chat.router)
     app.include_router(variants.router)
     app.include_router(campaigns.router)
+    app.include_router(feedback.router)
     app.include_router(campaigns.click_router)
     app.include_router(dashboard.router)
     app.include_router(health.router)

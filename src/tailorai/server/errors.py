@@ -46,7 +46,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return _error(400, "; ".join(parts) or "Invalid request.", "invalid_request")
+        # Unreadable JSON is a bad request; readable JSON with a wrong value (7 stars) is
+        # unprocessable, naming the field.
+        status = 400 if any(e["type"] == "json_invalid" for e in exc.errors()) else 422
+        return _error(status, "; ".join(parts) or "Invalid request.", "invalid_request")
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

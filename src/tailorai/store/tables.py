@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -25,6 +26,9 @@ __all__ = [
     "Base",
     "CampaignSendRow",
     "CampaignStateRow",
+    "CursorRow",
+    "FeedbackRow",
+    "GenerationRewardRow",
     "DatasetRow",
     "EventRow",
     "GenerationRow",
@@ -328,4 +332,64 @@ class CampaignStateRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     send_cursor: Mapped[int] = mapped_column(Integer, default=0)
     event_cursor: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class FeedbackRow(Base):
+    """What a user said about one generation: thumbs, stars, a comment, their corrected text."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("project_id", "idempotency_key", name="uq_feedback_project_key"),
+        Index("ix_feedback_generation", "generation_id"),
+        Index("ix_feedback_project_created", "project_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"))
+    user_key: Mapped[str | None] = mapped_column(String(255))
+    thumbs: Mapped[int | None] = mapped_column(Integer)  # +1 up, -1 down
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1-5 stars
+    comment: Mapped[str | None] = mapped_column(Text)
+    correction: Mapped[str | None] = mapped_column(Text)  # the output as the user would have it
+    source: Mapped[str] = mapped_column(String(16))  # api, tracker, client, import
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class GenerationRewardRow(Base):
+    """Everything known about how one generation landed, explicit and implicit, and the reward
+    that combines it (`feedback/rewards.py` documents the formula)."""
+
+    __tablename__ = "generation_rewards"
+    __table_args__ = (Index("ix_generation_rewards_user", "project_id", "user_key"),)
+
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    user_key: Mapped[str | None] = mapped_column(String(255))
+    thumbs: Mapped[int | None] = mapped_column(Integer)  # the latest
+    rating: Mapped[int | None] = mapped_column(Integer)  # the latest
+    corrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    comments: Mapped[int] = mapped_column(Integer, default=0)
+    exposures: Mapped[int] = mapped_column(Integer, default=0)
+    exposed_at: Mapped[datetime | None] = mapped_column()
+    last_activity: Mapped[datetime | None] = mapped_column()  # the user's, after exposure
+    clicked: Mapped[bool] = mapped_column(Boolean, default=False)
+    dwell_s: Mapped[float | None] = mapped_column(Float)
+    converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_s: Mapped[float] = mapped_column(Float, default=0.0)
+    reward: Mapped[float] = mapped_column(Float, default=0.0)
+    negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CursorRow(Base):
+    """How far a consumer of the event table has read, per project."""
+
+    __tablename__ = "cursors"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=_now)
