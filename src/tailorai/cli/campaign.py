@@ -126,7 +126,10 @@ def show(
     config: Path | None = _CONFIG,
     as_json: bool = _JSON,
 ) -> None:
-    """Check a campaign file and show what its bandit has seen: sends and clicks per block."""
+    """Check a campaign file and show what its bandit has seen: sends and clicks per block.
+
+    Example: tailor campaign show movie_night.yaml --project shop
+    """
     from tailorai.campaigns import CampaignEngine, load_campaign
     from tailorai.store import Store
 
@@ -170,7 +173,10 @@ def simulate(
 ) -> None:
     """Send the example campaign to the MovieLens members every week, with clicks drawn from
     their real genre tastes, and compare the bandit with the fixed order. Runs on a throwaway
-    database."""
+    database.
+
+    Example: tailor campaign simulate --rounds 12 --seed 0
+    """
     from tailorai.campaigns.simulate import simulate_campaign
     from tailorai.store import Store
 
