@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tailorai.config_section import ConfigSection, option
@@ -40,7 +40,7 @@ from tailorai.store.tables import (
     GenerationRow,
 )
 
-__all__ = ["RewardConfig", "Rewards"]
+__all__ = ["RewardConfig", "Rewards", "over_time"]
 
 SHOWN = "Content Shown"
 CLICKS = ("Content Clicked", "Email Clicked")
@@ -309,6 +309,41 @@ class Rewards:
             "mean_reward": float(mean or 0.0),
             "negative": int(negative or 0),
         }
+
+
+def over_time(store: Any, project_id: str, days: int = 14) -> list[dict[str, Any]]:
+    """Per day, model version and segment: generations rewarded, mean reward, negative share,
+    newest day first (what the dashboard's Feedback page shows)."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    day = func.date(GenerationRow.created_at)
+    query = (
+        select(
+            day,
+            GenerationRow.model_version,
+            GenerationRow.segment,
+            func.count(),
+            func.avg(GenerationRewardRow.reward),
+            func.avg(GenerationRewardRow.negative.cast(Integer)),
+            func.count(GenerationRewardRow.thumbs) + func.count(GenerationRewardRow.rating),
+        )
+        .join(GenerationRow, GenerationRow.id == GenerationRewardRow.generation_id)
+        .where(GenerationRewardRow.project_id == project_id, GenerationRow.created_at >= since)
+        .group_by(day, GenerationRow.model_version, GenerationRow.segment)
+        .order_by(day.desc(), GenerationRow.model_version, GenerationRow.segment)
+    )
+    with store.session() as s:
+        return [
+            {
+                "day": str(d),
+                "model_version": version or "base",
+                "segment": segment or "none",
+                "generations": int(n),
+                "mean_reward": float(mean or 0.0),
+                "negative_rate": float(negative or 0.0),
+                "explicit": int(explicit or 0),
+            }
+            for d, version, segment, n, mean, negative, explicit in s.execute(query)
+        ]
 
 
 def _empty(generation_id: str, project_id: str, user: str | None) -> dict[str, Any]:

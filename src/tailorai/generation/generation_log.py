@@ -51,32 +51,41 @@ class GenerationLog:
 
     def add(self, record: Generation) -> Generation:
         """Store `record` (its time set now when missing); one row, written at once."""
-        record.created_at = record.created_at or datetime.now(UTC)
-        with self.store.session() as s:
-            s.add(
-                GenerationRow(
-                    id=record.id,
-                    project_id=record.project_id,
-                    user_key=record.user_id,
-                    segment=record.segment,
-                    task=record.task,
-                    rung=record.rung,
-                    model_version=record.model_version,
-                    adapter=record.adapter,
-                    template_version=record.template_version,
-                    experiment_arm=record.experiment_arm,
-                    backend=record.backend,
-                    inputs=record.inputs,
-                    prompt=record.prompt,
-                    output=record.output,
-                    prompt_tokens=record.prompt_tokens,
-                    completion_tokens=record.completion_tokens,
-                    finish_reason=record.finish_reason,
-                    latency_ms=record.latency_ms,
-                    created_at=record.created_at,
-                )
-            )
+        self.add_many([record])
         return record
+
+    def add_many(self, records: list[Generation]) -> None:
+        """Store many records in one transaction."""
+        now = datetime.now(UTC)
+        rows = []
+        for record in records:
+            record.created_at = record.created_at or now
+            rows.append(
+                {
+                    "id": record.id,
+                    "project_id": record.project_id,
+                    "user_key": record.user_id,
+                    "segment": record.segment,
+                    "task": record.task,
+                    "rung": record.rung,
+                    "model_version": record.model_version,
+                    "adapter": record.adapter,
+                    "template_version": record.template_version,
+                    "experiment_arm": record.experiment_arm,
+                    "backend": record.backend,
+                    "inputs": record.inputs,
+                    "prompt": record.prompt,
+                    "output": record.output,
+                    "prompt_tokens": record.prompt_tokens,
+                    "completion_tokens": record.completion_tokens,
+                    "finish_reason": record.finish_reason,
+                    "latency_ms": record.latency_ms,
+                    "created_at": record.created_at,
+                }
+            )
+        if rows:
+            with self.store.engine.begin() as connection:
+                connection.execute(GenerationRow.__table__.insert(), rows)
 
     def get(self, project_id: str, generation_id: str) -> Generation | None:
         """The record, or None (also for another project's id: ids never cross projects)."""

@@ -47,6 +47,7 @@ class _Plan:
     template_version: str | None
     inputs: dict[str, Any]
     request: Any  # the back end's GenerationRequest
+    experiment_arm: str | None = None  # "experiment:arm" when an experiment chose the model
 
     def record(
         self,
@@ -69,6 +70,7 @@ class _Plan:
             model_version=self.model_version,
             adapter=self.adapter,
             template_version=self.template_version,
+            experiment_arm=self.experiment_arm,
             inputs=self.inputs,
             prompt=[dict(m) for m in self.request.messages],
             prompt_tokens=prompt_tokens,
@@ -94,8 +96,10 @@ class Personalizer:
         max_chars: int = 4000,
         scrub_pii: bool = True,
         fatigue_hooks: Sequence[FatigueHook] = (),
+        experiments: Any = None,
     ) -> None:
         from tailorai.prompting import PromptBuilder, TemplateSet
+        from tailorai.rollout.experiments import Experiments
         from tailorai.segments import FeatureStore
         from tailorai.training.registry import Registry
 
@@ -104,6 +108,8 @@ class Personalizer:
         self.project = project
         self.registry = registry or Registry(store, project=project)
         self.router = Router(self.registry, few_shot=few_shot)
+        # Running experiments choose the model for the units they let in.
+        self.experiments = experiments or Experiments(store, self.registry, project=project)
         self.templates = templates if templates is not None else TemplateSet.load(None)
         self.retriever = retriever
         self.builder = PromptBuilder(
@@ -213,6 +219,7 @@ class Personalizer:
         if record is not None:
             segment = record.segment
         route = self.router.route(user_id, segment, self._examples(user_id))
+        version, arm = self._experiment(route, who, anonymous_id if user_id else None)
         features = record.features.values(datetime.now(UTC)) if record is not None else None
         prompt = self.builder.build(
             user_id=user_id,
@@ -222,7 +229,7 @@ class Personalizer:
             features=features,
             k=self.k if route.rung == "few_shot" else 0,
         )
-        adapter = self._adapter(route.version)
+        adapter = self._adapter(version)
         return _Plan(
             started,
             self.project,
@@ -230,11 +237,12 @@ class Personalizer:
             who,
             segment,
             route.rung,
-            route.model_version,
+            version.ref if version is not None else None,
             adapter,
             prompt.template_version,
             dict(inputs),
             self._request(prompt.messages, adapter, max_new_tokens, stop, 0.0),
+            arm,
         )
 
     def _chat_plan(
@@ -249,9 +257,11 @@ class Personalizer:
         started = time.perf_counter()
         record = self.features.get(self.project, user_id) if user_id else None
         segment = record.segment if record is not None else None
+        arm = None
         if model in ("tailor", "", None):
             route = self.router.route(user_id, segment, self._examples(user_id))
-            rung, version = route.rung, route.version
+            rung = route.rung
+            version, arm = self._experiment(route, user_id, None)
         elif model == "base":  # the untuned base model, as OpenAI-compatible clients may ask
             rung, version = "named", None
         else:
@@ -269,7 +279,24 @@ class Personalizer:
             None,
             {},
             self._request(messages, adapter, max_new_tokens, stop, temperature),
+            arm,
         )
+
+    def _experiment(
+        self, route: Any, unit: str | None, anonymous_id: str | None
+    ) -> tuple[Any, str | None]:
+        """The version to serve and the `experiment:arm` label: an experiment running on the
+        route's scope may put the unit on one of its arms."""
+        scope = route.version.scope if route.version is not None else None
+        if scope is None and route.rung in ("few_shot", "zero_shot"):
+            scope = "global"  # on the plain base: a global candidate may be tried
+        experiment = self.experiments.running(scope) if scope else None
+        if experiment is None:
+            return route.version, None
+        arm = self.experiments.arm_for(experiment, unit, anonymous_id)
+        if arm is None:
+            return route.version, None
+        return self.experiments.version(experiment.version(arm)), f"{experiment.name}:{arm}"
 
     def _examples(self, user_id: str | None) -> int:
         """How many examples of their own the user has to show (few-shot)."""

@@ -25,6 +25,7 @@ from tailorai.server.routers import (
     campaigns,
     capture,
     dashboard,
+    experiments,
     feedback,
     generate,
     generations,
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(variants.router)
     app.include_router(campaigns.router)
     app.include_router(feedback.router)
+    app.include_router(experiments.router)
     app.include_router(campaigns.click_router)
     app.include_router(dashboard.router)
     app.include_router(health.router)

@@ -29,6 +29,8 @@ __all__ = [
     "CursorRow",
     "DatasetRow",
     "EventRow",
+    "ExperimentRow",
+    "ExperimentUnitRow",
     "FeedbackRow",
     "GenerationRewardRow",
     "GenerationRow",
@@ -393,3 +395,38 @@ class CursorRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ExperimentRow(Base):
+    """A controlled rollout: arms (model versions of one scope) with weights, a traffic ramp,
+    the metric and guardrails that decide it, and what was decided."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_experiments_project_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(300))  # the registry scope it tries versions for
+    salt: Mapped[str] = mapped_column(String(100))
+    arms: Mapped[list[Any]] = mapped_column(JSON)  # [{name, version, weight}], control first
+    metric: Mapped[str] = mapped_column(String(32))  # click, conversion or reward
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ramp, alpha, guardrails...
+    stage: Mapped[int] = mapped_column(Integer, default=0)  # index into the ramp
+    stage_started_at: Mapped[datetime] = mapped_column(default=_now)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)  # running minimum p-values
+    decision: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the last evaluation
+    started_at: Mapped[datetime] = mapped_column(default=_now)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class ExperimentUnitRow(Base):
+    """A unit's (user's or visitor's) arm, fixed at first exposure."""
+
+    __tablename__ = "experiment_units"
+
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(255), primary_key=True)
+    arm: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[datetime] = mapped_column(default=_now)

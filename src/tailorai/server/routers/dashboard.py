@@ -127,3 +127,40 @@ async def generations_page(
     return templates.TemplateResponse(
         request, "generations.html", {"generations": records, "project": key.project_id}
     )
+
+
+@router.get("/feedback", response_class=HTMLResponse)
+async def feedback_page(request: Request, services: Services = Depends(get_services)) -> Response:
+    from tailorai.feedback import FeedbackLog, Rewards
+    from tailorai.feedback.rewards import over_time
+
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+
+    def load() -> dict[str, Any]:
+        Rewards(services.store).refresh(key.project_id)
+        return {
+            "rows": over_time(services.store, key.project_id),
+            "recent": FeedbackLog(services.store).find(key.project_id, limit=30),
+            "project": key.project_id,
+        }
+
+    return templates.TemplateResponse(request, "feedback.html", await run_in_threadpool(load))
+
+
+@router.get("/experiments", response_class=HTMLResponse)
+async def experiments_page(
+    request: Request, services: Services = Depends(get_services)
+) -> Response:
+    from tailorai.rollout.experiments import Experiments
+
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    found = await run_in_threadpool(
+        lambda: Experiments(services.store, project=key.project_id).list()
+    )
+    return templates.TemplateResponse(
+        request, "experiments.html", {"experiments": found, "project": key.project_id}
+    )

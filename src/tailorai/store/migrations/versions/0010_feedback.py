@@ -56,9 +56,7 @@ def upgrade() -> None:
         sa.Column("negative", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index(
-        "ix_generation_rewards_user", "generation_rewards", ["project_id", "user_key"]
-    )
+    op.create_index("ix_generation_rewards_user", "generation_rewards", ["project_id", "user_key"])
     op.create_table(
         "cursors",
         sa.Column("project_id", sa.String(64), sa.ForeignKey("projects.id"), primary_key=True),
