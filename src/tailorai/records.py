@@ -152,6 +152,7 @@ class Generation:
     finish_reason: str | None = None  # "stop" (ended or a stop string) or "length" (cut)
     latency_ms: float = 0.0
     created_at: datetime | None = None
+    mean_logprob: float | None = None  # how sure the model was of its reply's tokens
 
     def as_dict(self) -> dict[str, Any]:
         fields = {name: getattr(self, name) for name in self.__slots__}

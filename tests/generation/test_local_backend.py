@@ -269,3 +269,18 @@ def test_a_registry_version_registers_under_its_ref(models, backend):
         backend.add_version(version(Path("some-org/another-base")))
     with pytest.raises(ModelError, match="full fine-tune"):
         backend.add_version(version(models["base"], method="full"))
+
+
+def test_each_reply_says_how_sure_the_model_was(models, backend, tokenizer):
+    from transformers import LlamaForCausalLM
+
+    result = backend.generate([_request(1, None, max_new_tokens=6)])[0]
+    ids = encode_chat(tokenizer, PROMPTS[1], add_generation_prompt=True).input_ids
+    model = LlamaForCausalLM.from_pretrained(models["base"]).eval()
+    with torch.no_grad():  # the same greedy reply, scored by a plain forward pass
+        whole = model.generate(torch.tensor([ids]), max_new_tokens=6, do_sample=False)[0]
+        reply = whole[len(ids) :]
+        logits = model(whole[None]).logits[0, len(ids) - 1 : -1]
+    expected = torch.log_softmax(logits, -1).gather(1, reply[:, None]).mean()
+    assert len(reply) == result.completion_tokens == 6
+    assert result.mean_logprob == pytest.approx(float(expected), abs=1e-4)

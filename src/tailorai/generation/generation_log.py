@@ -42,6 +42,7 @@ def _record(row: GenerationRow) -> Generation:
         finish_reason=row.finish_reason,
         latency_ms=row.latency_ms,
         created_at=created,
+        mean_logprob=row.mean_logprob,
     )
 
 
@@ -80,6 +81,7 @@ class GenerationLog:
                     "completion_tokens": record.completion_tokens,
                     "finish_reason": record.finish_reason,
                     "latency_ms": record.latency_ms,
+                    "mean_logprob": record.mean_logprob,
                     "created_at": record.created_at,
                 }
             )

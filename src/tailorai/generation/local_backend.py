@@ -99,6 +99,9 @@ class GenerationResult:
     finish_reason: FinishReason  # "stop": EOS or a stop string; "length": max_new_tokens
     adapter: str | None
     seconds: float
+    # The mean log-probability of the reply's tokens: how sure the model was (active learning
+    # picks the least sure); None where the back end does not say.
+    mean_logprob: float | None = None
 
 
 @dataclass(slots=True)
@@ -540,8 +543,25 @@ class LocalBackend:
         from transformers import StoppingCriteriaList
 
         kwargs["stopping_criteria"] = StoppingCriteriaList([ends])
+        kwargs.update(output_scores=True, return_dict_in_generate=True)
         with torch.inference_mode(), context:
-            output = self.model.generate(**kwargs)
+            generated = self.model.generate(**kwargs)
+            output = generated.sequences
+            # Per step, each row's chosen token's log-probability under the model's scores.
+            chosen = output[:, width:]
+            logprobs = (
+                torch.stack(
+                    [
+                        torch.log_softmax(scores.float(), dim=-1).gather(1, chosen[:, i : i + 1])[
+                            :, 0
+                        ]
+                        for i, scores in enumerate(generated.scores)
+                    ],
+                    dim=1,
+                )
+                if generated.scores
+                else None
+            )
         self.generate_calls += 1
         seconds = time.perf_counter() - started
         results = []
@@ -561,6 +581,11 @@ class LocalBackend:
                     finish_reason=reason,
                     adapter=item.request.adapter,
                     seconds=seconds,
+                    mean_logprob=(
+                        float(logprobs[row, :steps].mean())
+                        if logprobs is not None and steps > 0
+                        else None
+                    ),
                 )
             )
         return results

@@ -57,6 +57,7 @@ class _Plan:
         completion_tokens: int,
         finish: str | None,
         generation_id: str | None = None,
+        mean_logprob: float | None = None,
     ) -> Generation:
         return Generation(
             id=generation_id or new_generation_id(),
@@ -77,6 +78,7 @@ class _Plan:
             completion_tokens=completion_tokens,
             finish_reason=finish,
             latency_ms=(time.perf_counter() - self.started) * 1000,
+            mean_logprob=mean_logprob,
         )
 
 
@@ -330,6 +332,7 @@ class Personalizer:
                 result.prompt_tokens,
                 result.completion_tokens,
                 result.finish_reason,
+                mean_logprob=getattr(result, "mean_logprob", None),
             )
         )
 

@@ -259,6 +259,7 @@ class GenerationRow(Base):
     __table_args__ = (
         Index("ix_generations_project_created", "project_id", "created_at"),
         Index("ix_generations_project_user", "project_id", "user_key", "created_at"),
+        Index("ix_generations_project_arm", "project_id", "experiment_arm"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -279,6 +280,7 @@ class GenerationRow(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     finish_reason: Mapped[str | None] = mapped_column(String(16))  # "stop" or "length"
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    mean_logprob: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
