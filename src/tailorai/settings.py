@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     train: dict[str, Any] = Field(
         default_factory=dict, description="Defaults for `tailor train` (see TrainConfig)."
     )
+    retrain: dict[str, Any] = Field(
+        default_factory=dict, description="Defaults for `tailor retrain` (see RetrainConfig)."
+    )
+    feedback: dict[str, Any] = Field(
+        default_factory=dict, description="Reward weights (see feedback.RewardConfig)."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,7 @@ from tailorai.cli.keys import keys_app
 from tailorai.cli.models import models_app
 from tailorai.cli.plan import plan_command
 from tailorai.cli.prompts import prompts_app
+from tailorai.cli.retrain import retrain_command
 from tailorai.cli.segments import segments_app
 from tailorai.cli.serve import serve_command
 from tailorai.cli.train import train_command
@@ -48,6 +49,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(simulate_app, name="simulate")
 app.command(name="train")(train_command)
+app.command(name="retrain")(retrain_command)
 app.command(name="plan")(plan_command)
 app.command(name="evaluate")(evaluate_command)
 app.command(name="serve")(serve_command)

@@ -144,13 +144,15 @@ class FeedbackLog:
         }
         if not wanted:
             return 0, len(events)
-        known = dict(
-            connection.execute(
-                select(GenerationRow.id, GenerationRow.user_key).where(
-                    GenerationRow.id.in_(wanted), GenerationRow.project_id == project_id
+        known = {
+            generation_id: user
+            for generation_id, user, project in connection.execute(
+                select(GenerationRow.id, GenerationRow.user_key, GenerationRow.project_id).where(
+                    GenerationRow.id.in_(wanted)  # by primary key alone (see Rewards._rows)
                 )
-            ).all()
-        )
+            )
+            if project == project_id
+        }
         rows, rejected = [], 0
         for _, _, _, user, message_id, props, when in events:
             generation_id = props.get("generation_id") if isinstance(props, dict) else None

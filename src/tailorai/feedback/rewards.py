@@ -102,8 +102,11 @@ _COLUMNS = [c.name for c in GenerationRewardRow.__table__.columns]
 
 class Rewards:
     def __init__(self, store: Any, config: RewardConfig | None = None) -> None:
+        """`config`: the weights; default tailor.yaml's `feedback:` part, else the defaults."""
+        from tailorai.settings import get_settings
+
         self.store = store
-        self.config = config or RewardConfig()
+        self.config = config or RewardConfig.from_dict(get_settings().feedback)
 
     # -- explicit ------------------------------------------------------------------------------
 
@@ -247,13 +250,16 @@ class Rewards:
                 }
             missing = [g for g in chunk if g not in rows]
             if missing:
+                # By primary key alone: with the project in the filter too, SQLite may pick
+                # the (project, ...) indexes and scan every generation of the project.
                 known = connection.execute(
-                    select(GenerationRow.id, GenerationRow.user_key).where(
-                        GenerationRow.id.in_(missing), GenerationRow.project_id == project_id
-                    )
+                    select(
+                        GenerationRow.id, GenerationRow.user_key, GenerationRow.project_id
+                    ).where(GenerationRow.id.in_(missing))
                 ).all()
-                for generation_id, user in known:
-                    rows[generation_id] = _empty(generation_id, project_id, user)
+                for generation_id, user, project in known:
+                    if project == project_id:
+                        rows[generation_id] = _empty(generation_id, project_id, user)
         return {k: v for k, v in rows.items() if v["project_id"] == project_id}
 
     def _save(self, connection: Any, rows: dict[str, dict[str, Any]]) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "ModelVersionRow",
     "ProjectRow",
     "PromotionRow",
+    "RetrainRunRow",
     "SegmentAssignmentRow",
     "SegmentationRow",
     "UserFeatureRow",
@@ -432,3 +433,21 @@ class ExperimentUnitRow(Base):
     unit: Mapped[str] = mapped_column(String(255), primary_key=True)
     arm: Mapped[str] = mapped_column(String(100))
     assigned_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class RetrainRunRow(Base):
+    """One run of the retrain flow: each step's status and output, so a crashed run resumes
+    where it stopped and a finished step is never redone."""
+
+    __tablename__ = "retrain_runs"
+    __table_args__ = (Index("ix_retrain_runs_project_scope", "project_id", "scope", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    scope: Mapped[str] = mapped_column(String(300))
+    trigger: Mapped[str] = mapped_column(String(200))  # manual, schedule, or the threshold hit
+    status: Mapped[str] = mapped_column(String(16))  # running, done, skipped, failed
+    steps: Mapped[dict[str, Any]] = mapped_column(default=dict)  # name: {status, output, ...}
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
