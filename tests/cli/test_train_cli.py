@@ -1,4 +1,5 @@
-"""`tailor train` as a user runs it, alone and as two CPU processes under torchrun."""
+"""`tailor train` as a user runs it, alone and as two CPU processes under torchrun, and with
+--method dpo on preference pairs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sys
 
 import pytest
 
-from tests.training.conftest import write_dataset
+from tests.training.conftest import tiny_llama, write_dataset
+from tests.training.test_dpo import write_preferences
 
 
 def _env(tmp_path) -> dict[str, str]:
@@ -85,6 +87,37 @@ def test_train_without_data_is_one_clear_error(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("Error: No train.jsonl")
     assert "Traceback" not in result.stderr
+
+
+def test_dpo_on_preference_pairs_registers_a_dpo_version(tmp_path, tokenizer):
+    base = tmp_path / "base"
+    tiny_llama().save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    data = write_preferences(tmp_path / "feedback", extra_lines=["{oops"])
+    cli = [sys.executable, "-m", "tailorai.cli", "train", "--method", "dpo", "--base", str(base)]
+    result = subprocess.run(
+        [*cli, "--data", str(data), "--epochs", "2", "--learning-rate", "0.005", "--json"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    [version] = json.loads(result.stdout)
+    assert (version["ref"], version["method"]) == ("global@1", "dpo")
+    assert version["metrics"]["best_val_loss"] < version["metrics"]["initial_val_loss"]
+    assert version["lineage"]["preference_pairs"] == 40
+    assert "Warning: 1 line(s) of" in result.stderr and "line 41 (not valid JSON" in result.stderr
+
+    few = subprocess.run(
+        [*cli, "--data", str(data), "--min-pairs", "100"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=120,
+    )
+    assert few.returncode == 1 and "Traceback" not in few.stderr
+    assert "Error: Only 40 preference pair(s)" in few.stderr and "at least 100" in few.stderr
 
 
 @pytest.mark.slow

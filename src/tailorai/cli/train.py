@@ -20,9 +20,13 @@ __all__ = ["print_versions", "train_command"]
 
 
 def train_command(
-    data: Path = typer.Option(..., "--data", help="Dataset folder from `tailor data prepare`."),
+    data: Path = typer.Option(
+        ..., "--data", help="Dataset folder from `tailor data prepare` (preferences.jsonl for dpo)."
+    ),
     base: str | None = typer.Option(None, "--base", help="Hub id, folder or .gguf file."),
-    method: str | None = typer.Option(None, help="full, lora (default), dora or qlora."),
+    method: str | None = typer.Option(
+        None, help="full, lora (default), dora, qlora, or dpo (preference pairs)."
+    ),
     scope: str | None = typer.Option(
         None, help="global (default), segment:NAME, segment:all or user:ID."
     ),
@@ -30,24 +34,37 @@ def train_command(
     name: str | None = typer.Option(None, help="Registry name; from the scope when unset."),
     init_from: str | None = typer.Option(None, help="Adapter version (name@N) to start from."),
     epochs: int | None = typer.Option(None, help="Training epochs (4)."),
-    batch_size: int | None = typer.Option(None, help="Packed sequences per step (8)."),
+    batch_size: int | None = typer.Option(
+        None, help="Packed sequences per step (8; dpo: preference pairs, 4)."
+    ),
     gradient_accumulation: int | None = typer.Option(None, help="Steps per update (1)."),
-    learning_rate: float | None = typer.Option(None, help="5e-5 full, 2e-4 LoRA when unset."),
+    learning_rate: float | None = typer.Option(
+        None, help="5e-5 full, 2e-4 LoRA, 2e-5 dpo when unset."
+    ),
     patience: int | None = typer.Option(None, help="Epochs without improvement to stop (2)."),
     max_seq_len: int | None = typer.Option(None, help="Packed length; model context if unset."),
     packing: bool | None = typer.Option(None, "--packing/--no-packing", help="Pack examples."),
     lora_r: int | None = typer.Option(None, help="LoRA rank (16)."),
+    min_pairs: int | None = typer.Option(None, help="dpo: fewest preference pairs (16)."),
+    beta: float | None = typer.Option(None, help="dpo: pull towards the starting point (0.1)."),
     seed: int | None = typer.Option(None, help="Random seed (0)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run."),
     config: Path | None = typer.Option(None, "--config", help="A tailor.yaml with a train: part."),
     as_json: bool = typer.Option(False, "--json", help="Print the versions as JSON."),
 ) -> None:
-    """Fine-tune the base model (full) or an adapter (LoRA/DoRA) and register the version.
+    """Fine-tune the base model (full) or an adapter (LoRA/DoRA/DPO) and register the version.
 
     Example: tailor train --data dataset --method lora --scope segment:all
+
+    DPO learns from preference pairs (DIR/preferences.jsonl) and starts from --init-from:
+
+    Example: tailor train --data feedback --method dpo --init-from global@3
     """
     from tailorai.training.finetune import FewExamplesWarning
     from tailorai.training.job import NotImprovedWarning, train
+    from tailorai.training.preferences import SkippedPairsWarning
+
+    shown = (FewExamplesWarning, NotImprovedWarning, SkippedPairsWarning)
 
     options: dict[str, Any] = dict(get_settings(config).train)  # tailor.yaml's train: part
     given = {
@@ -66,6 +83,8 @@ def train_command(
         "max_seq_len": max_seq_len,
         "packing": packing,
         "lora_r": lora_r,
+        "min_pairs": min_pairs,
+        "beta": beta,
         "seed": seed,
         "resume": resume or None,
     }
@@ -74,12 +93,13 @@ def train_command(
     console = Console(stderr=True)
     # Training logs go to stderr: stdout is for the result, which --json makes machine-readable.
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
-        warnings.simplefilter("always", FewExamplesWarning)
-        warnings.simplefilter("always", NotImprovedWarning)
+        for category in shown:
+            warnings.simplefilter("always", category)
         versions = train(train_config, progress=not as_json)
     for warning in caught:
-        if issubclass(warning.category, FewExamplesWarning | NotImprovedWarning):
-            console.print(f"[yellow]Warning:[/yellow] {warning.message}")
+        if issubclass(warning.category, shown):
+            # Not wrapped: a warning names files and line numbers, to be found and copied.
+            console.print(f"[yellow]Warning:[/yellow] {warning.message}", soft_wrap=True)
     if not versions:
         return  # a worker process under torchrun: the main process registers and reports
     if as_json:
@@ -116,7 +136,7 @@ def print_versions(versions: list[Any]) -> None:
             version.ref,
             version.scope,
             version.method,
-            str(m.get("examples", {}).get("train", "")),
+            str((m.get("examples") or m.get("pairs") or {}).get("train", "")),  # pairs: dpo
             f"{before:.3f}" if before is not None else "-",
             f"{best:.3f}" if best is not None else "-",
             f"{m.get('epochs_run', 0):g}",

@@ -1,4 +1,5 @@
-"""Training: base models, fine-tuning (full, LoRA, DoRA) with packing, and the model registry.
+"""Training: base models, fine-tuning (full, LoRA, DoRA) with packing, DPO on preference pairs,
+and the model registry.
 
 Names are imported on first use: most of them pull in torch and transformers.
 """
@@ -19,6 +20,8 @@ _EXPORTS = {
     "TrainConfig": "tailorai.training.config",
     "TrainResult": "tailorai.training.finetune",
     "finetune": "tailorai.training.finetune",
+    "PreferencePair": "tailorai.training.preferences",
+    "load_preferences": "tailorai.training.preferences",
     "ModelVersion": "tailorai.training.registry",
     "Registry": "tailorai.training.registry",
     "train": "tailorai.training.job",

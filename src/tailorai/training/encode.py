@@ -8,7 +8,8 @@ end-of-turn token, so the model learns to stop.
 
 Generation encodes prompts with the same function (`add_generation_prompt=True`) and the
 template saved with the model version (`template=`), so the ids a model sees when asked are
-exactly those it was trained on.
+exactly those it was trained on. Preference pairs (`encode_pair`) are encoded the same way: the
+prompt as generation sees it, then each reply's tokens through its end-of-turn token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from tailorai.errors import ConfigError
 from tailorai.training.chat_template import render_chat
 
-__all__ = ["IGNORE", "Encoded", "encode_chat"]
+__all__ = ["IGNORE", "Encoded", "EncodedPair", "encode_chat", "encode_pair"]
 
 IGNORE = -100  # the label the loss skips
 
@@ -36,6 +37,17 @@ class Encoded:
     @property
     def learned(self) -> int:
         return sum(label != IGNORE for label in self.labels)
+
+
+@dataclass(slots=True)
+class EncodedPair:
+    prompt_ids: list[int]
+    chosen_ids: list[int]
+    rejected_ids: list[int]
+
+    def __len__(self) -> int:
+        """The longer of the two sequences a pair becomes (prompt and reply)."""
+        return len(self.prompt_ids) + max(len(self.chosen_ids), len(self.rejected_ids))
 
 
 def _assistant_spans(
@@ -88,3 +100,29 @@ def encode_chat(
         ids.insert(0, bos)
         labels.insert(0, IGNORE)
     return Encoded(ids, labels)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+def encode_pair(
+    tokenizer: Any, prompt: Sequence[Mapping[str, str]], chosen: str, rejected: str
+) -> EncodedPair:
+    """A preference pair's ids: the prompt as generation encodes it, then each reply's own.
+
+    A reply's ids are those `encode_chat` gives the whole conversation after the prompt's, so
+    they end with the turn's end token, as in supervised training.
+    """
+    asked = encode_chat(tokenizer, prompt, add_generation_prompt=True).input_ids
+    replies = []
+    shared = len(asked)
+    for reply in (chosen, rejected):
+        ids = encode_chat(tokenizer, [*prompt, {"role": "assistant", "content": reply}]).input_ids
+        # Tokens can merge across the prompt's end; the replies then start where ids diverge.
+        shared = min(shared, _common_prefix(asked, ids))
+        replies.append(ids)
+    return EncodedPair(asked[:shared], replies[0][shared:], replies[1][shared:])

@@ -36,7 +36,15 @@ from tailorai.training.encode import Encoded, encode_chat
 from tailorai.training.packing import PackedDataset, collate_packed
 from tailorai.training.trainer import LossHistory, TailorTrainer
 
-__all__ = ["FewExamplesWarning", "TrainResult", "finetune"]
+__all__ = [
+    "FewExamplesWarning",
+    "TrainResult",
+    "finetune",
+    "lora_config",
+    "run_dir_for",
+    "save_artifact",
+    "training_arguments",
+]
 
 # Below these counts a method rarely beats few-shot prompting with the same examples.
 MIN_EXAMPLES = {"full": 1000, "lora": 50, "dora": 50, "qlora": 50}
@@ -60,8 +68,13 @@ class TrainResult:
 
 
 def _run_dir(config: TrainConfig, dataset: Dataset) -> Path:
+    return run_dir_for(config, dataset.dataset_id or str(dataset.path.resolve()))
+
+
+def run_dir_for(config: TrainConfig, data_id: str) -> Path:
+    """The run folder of a config on some data: the same command finds its own checkpoints."""
     key = {k: v for k, v in config.to_dict().items() if k not in ("resume", "report_to")}
-    key["dataset_id"] = dataset.dataset_id or str(dataset.path.resolve())
+    key["dataset_id"] = data_id
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     slug = config.scope.replace(":", "-")
     return get_settings().home / "runs" / f"{slug}-{config.method}-{digest}"
@@ -78,6 +91,8 @@ def _distributed() -> bool:
 def _report_to(config: TrainConfig) -> list[str]:
     if config.report_to is not None:
         return [r for r in config.report_to if r != "none"]
+    if config.method == "dpo":
+        return []  # DPO logs only to the loggers named in report_to
     installed = []
     for name, module in (("tensorboard", "tensorboard"), ("mlflow", "mlflow")):
         try:
@@ -118,11 +133,18 @@ def _model(config: TrainConfig, base: str) -> Any:
     model = AutoModelForCausalLM.from_pretrained(base)
     if not config.is_adapter:
         return model
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import PeftModel, get_peft_model
 
     if config.init_from:
         return PeftModel.from_pretrained(model, config.init_from, is_trainable=True)
-    lora = LoraConfig(
+    return get_peft_model(model, lora_config(config))
+
+
+def lora_config(config: TrainConfig) -> Any:
+    """The PEFT `LoraConfig` of a LoRA, DoRA or DPO run (all linear layers when none named)."""
+    from peft import LoraConfig
+
+    return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
@@ -130,10 +152,9 @@ def _model(config: TrainConfig, base: str) -> Any:
         use_dora=config.method == "dora",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
 
 
-def _save_artifact(
+def save_artifact(
     trainer: Any,
     tokenizer: Any,
     config: TrainConfig,
@@ -148,7 +169,11 @@ def _save_artifact(
     final = run_dir / "artifact"
     staging = Path(tempfile.mkdtemp(prefix=".artifact-", dir=run_dir))
     try:
-        trainer.model.save_pretrained(staging / ("adapter" if config.is_adapter else "model"))
+        if config.is_adapter:
+            # Only the trained adapter: a DPO run also holds a frozen copy as its reference.
+            trainer.model.save_pretrained(staging / "adapter", selected_adapters=["default"])
+        else:
+            trainer.model.save_pretrained(staging / "model")
         tokenizer.save_pretrained(staging / "tokenizer")
         (staging / "chat_template.jinja").write_text(template, encoding="utf-8")
         (staging / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict()), "utf-8")
@@ -162,14 +187,25 @@ def _save_artifact(
     return final
 
 
-def _arguments(
-    config: TrainConfig, output_dir: Path, steps: int, *, evaluate: bool, progress: bool
+def training_arguments(
+    config: TrainConfig,
+    output_dir: Path,
+    steps: int,
+    *,
+    evaluate: bool,
+    progress: bool,
+    kind: Any = None,
+    **extra: Any,
 ) -> Any:
-    """Trainer arguments; `steps` is the number of optimizer steps the run will take."""
+    """Trainer arguments; `steps` is the number of optimizer steps the run will take.
+
+    `kind` is the arguments class (`TrainingArguments`, or a subclass such as TRL's `DPOConfig`)
+    and `extra` its own fields.
+    """
     import torch
     from transformers import TrainingArguments
 
-    return TrainingArguments(
+    return (kind or TrainingArguments)(
         output_dir=str(output_dir),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
@@ -198,17 +234,27 @@ def _arguments(
         remove_unused_columns=False,
         dataloader_pin_memory=False,
         disable_tqdm=not progress,
+        **extra,
     )
 
 
-def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
+def finetune(
+    config: TrainConfig, *, progress: bool = True, parent: str | None = None
+) -> TrainResult:
     """Train one model for one scope and return where its artifact is (not yet registered).
+
+    `parent` names the version `config.init_from` points to, for the lineage.
 
     >>> result = finetune(TrainConfig(data="dataset", method="lora", scope="global"))
     >>> result.metrics["best_val_loss"]
     """
     from transformers import AutoTokenizer, EarlyStoppingCallback
 
+    if config.method == "dpo":
+        raise ConfigError(
+            "finetune() trains on examples; --method dpo trains on preference pairs: use "
+            "tailorai.training.dpo.dpo(), or train(), which picks the right one."
+        )
     kind, value = parse_scope(config.scope)
     dataset = load_dataset(config.data).scoped(kind, value, config.group_by)
     if not dataset.train:
@@ -269,7 +315,9 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         )
         per_step = config.batch_size * config.gradient_accumulation * _world_size()
         steps = math.ceil(len(train_rows) / per_step) * config.epochs
-        args = _arguments(config, checkpoints, steps, evaluate=has_validation, progress=progress)
+        args = training_arguments(
+            config, checkpoints, steps, evaluate=has_validation, progress=progress
+        )
         collate = functools.partial(
             collate_packed, flat=flat, pad_token_id=tokenizer.pad_token_id or 0
         )
@@ -323,9 +371,11 @@ def finetune(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         "scope": config.scope,
         "method": config.method,
     }
+    if parent or config.init_from:
+        lineage["parent"] = parent or config.init_from
     artifact = run_dir / "artifact"
     if trainer.is_world_process_zero():
-        artifact = _save_artifact(trainer, tokenizer, config, metrics, history, template, run_dir)
+        artifact = save_artifact(trainer, tokenizer, config, metrics, history, template, run_dir)
     return TrainResult(
         artifact_dir=artifact,
         config=config,

@@ -61,7 +61,7 @@ __all__ = [
     "parse_ref",
 ]
 
-METHODS = ("full", "lora", "dora")
+METHODS = ("full", "lora", "dora", "dpo")
 STAGES = ("candidate", "production", "archived")
 EXPORT_FORMATS = ("peft", "merged", "openai")
 
@@ -92,7 +92,7 @@ class ModelVersion:
 
     @property
     def adapter_path(self) -> Path | None:
-        """The PEFT adapter folder of a `lora`/`dora` version; None for a `full` one."""
+        """The PEFT adapter folder of a `lora`/`dora`/`dpo` version; None for a `full` one."""
         return _adapter_dir(self.path) if self.method != "full" else None
 
     def as_dict(self) -> dict[str, Any]:

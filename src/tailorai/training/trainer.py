@@ -1,4 +1,7 @@
-"""The Transformers `Trainer`, with one hook overridden: a diverging loss stops the run."""
+"""The Transformers `Trainer`, with one hook overridden: a diverging loss stops the run.
+
+`StopOnDivergence` is that hook alone, so other trainers (TRL's `DPOTrainer`) can take it too.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,19 @@ from transformers import Trainer, TrainerCallback
 
 from tailorai.errors import DivergedError
 
-__all__ = ["DivergedError", "LossHistory", "TailorTrainer"]
+__all__ = ["DivergedError", "LossHistory", "StopOnDivergence", "TailorTrainer"]
 
 # A per-token cross-entropy above this has left any sensible range: log(vocab) is ~11 for 60k.
 EXPLODED = 1e4
 
 
-class TailorTrainer(Trainer):
-    """`Trainer` that refuses to go on (and so to checkpoint) once the loss is not finite."""
+class StopOnDivergence:
+    """A `Trainer` mixin that stops the run (before it checkpoints) once the loss is not finite."""
+
+    state: Any
 
     def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        result = super().compute_loss(model, inputs, *args, **kwargs)
+        result = super().compute_loss(model, inputs, *args, **kwargs)  # type: ignore[misc]
         loss = result[0] if isinstance(result, tuple) else result
         value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         if model.training and (not math.isfinite(value) or value > EXPLODED):
@@ -29,6 +34,10 @@ class TailorTrainer(Trainer):
                 "Lower --learning-rate or check the data; the last good checkpoint is kept."
             )
         return result
+
+
+class TailorTrainer(StopOnDivergence, Trainer):
+    """`Trainer` that refuses to go on (and so to checkpoint) once the loss is not finite."""
 
 
 class LossHistory(TrainerCallback):
