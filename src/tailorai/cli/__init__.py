@@ -14,6 +14,7 @@ from tailorai.cli.demo import demo
 from tailorai.cli.evaluate import evaluate_command
 from tailorai.cli.events import events_app
 from tailorai.cli.experiments import experiments_app, simulate_app
+from tailorai.cli.feedback import feedback_app
 from tailorai.cli.generate import generate_command
 from tailorai.cli.keys import keys_app
 from tailorai.cli.models import models_app
@@ -47,6 +48,7 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(variants_app, name="variants")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(feedback_app, name="feedback")
 app.add_typer(simulate_app, name="simulate")
 app.command(name="train")(train_command)
 app.command(name="retrain")(retrain_command)

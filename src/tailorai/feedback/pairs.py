@@ -90,11 +90,11 @@ def _corrections(store: Any, project: str, since: datetime | None) -> list[dict[
             GenerationRow.segment,
             GenerationRow.prompt,
             GenerationRow.output,
+            GenerationRow.project_id,
         )
         .join(GenerationRow, GenerationRow.id == FeedbackRow.generation_id)
         .where(
             FeedbackRow.project_id == project,
-            GenerationRow.project_id == project,
             FeedbackRow.correction.is_not(None),
             FeedbackRow.correction != "",
         )
@@ -103,7 +103,9 @@ def _corrections(store: Any, project: str, since: datetime | None) -> list[dict[
     if since is not None:
         query = query.where(FeedbackRow.created_at >= _utc(since))
     with store.session() as s:
-        rows = [dict(r) for r in s.execute(query).mappings()]
+        # The generation's project is checked here, not in SQL, so that SQLite drives the join
+        # from the project's feedback rather than from all of the project's generations.
+        rows = [dict(r) for r in s.execute(query).mappings() if r["project_id"] == project]
     seen: set[tuple[str, str]] = set()
     unique = []
     for row in rows:  # the same correction sent twice (a retry, an import) counts once
@@ -179,14 +181,23 @@ def _generations(store: Any, project: str, ids: list[str]) -> list[dict[str, Any
                 GenerationRow.prompt,
                 GenerationRow.output,
                 GenerationRow.created_at,
-            ).where(
-                GenerationRow.project_id == project,
-                GenerationRow.id.in_(ids[start : start + _CHUNK]),
-            )
-            rows.extend(dict(r) for r in s.execute(query).mappings())
+                GenerationRow.project_id,
+            ).where(GenerationRow.id.in_(ids[start : start + _CHUNK]))
+            # By primary key alone: with the project in the filter too, SQLite may pick the
+            # (project, ...) indexes and scan every generation of the project.
+            found = s.execute(query).mappings()
+            rows.extend(dict(r) for r in found if r["project_id"] == project)
     for row in rows:
         row["created_at"] = _utc(row["created_at"])
     return sorted(rows, key=lambda r: (r["created_at"], r["id"]))
+
+
+def _diagonals(rows: int, columns: int) -> Iterator[tuple[int, int]]:
+    """(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), ...: the first pairs use different outputs, and
+    a prompt with thousands of votes is not paired all with all before the cap stops it."""
+    for total in range(rows + columns - 1):
+        for i in range(max(0, total - columns + 1), min(total, rows - 1) + 1):
+            yield i, total - i
 
 
 def _thumbs_pairs(
@@ -206,13 +217,12 @@ def _thumbs_pairs(
         if not _usable(members[0]["prompt"]):
             skipped["unusable_prompt"] += 1
             continue
-        made, seen = 0, set()
-        # Diagonal order, (0, 0), (0, 1), (1, 0), ...: the first pairs use different outputs.
-        order = sorted(
-            ((i, j) for i in range(len(ups)) for j in range(len(downs))),
-            key=lambda ij: (ij[0] + ij[1], ij[0]),
-        )
-        for i, j in order:
+        made, examined, seen = 0, 0, set()
+        for i, j in _diagonals(len(ups), len(downs)):
+            if made == MAX_PAIRS_PER_PROMPT:
+                skipped["over_prompt_cap"] += len(ups) * len(downs) - examined
+                break
+            examined += 1
             up, down = ups[i], downs[j]
             if since is not None and max(verdicts[up["id"]][1], verdicts[down["id"]][1]) < since:
                 continue
@@ -222,9 +232,6 @@ def _thumbs_pairs(
                 continue
             if texts in seen:
                 skipped["duplicate"] += 1
-                continue
-            if made == MAX_PAIRS_PER_PROMPT:
-                skipped["over_prompt_cap"] += 1
                 continue
             seen.add(texts)
             made += 1

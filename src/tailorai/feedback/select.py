@@ -20,10 +20,12 @@ signals score each one; a generation none of them fires on is never a candidate.
 - rungs disagree: generations of one task with the same inputs (sha256 of their canonical JSON)
   made by another rung or model version. With d = 1 - |A ∩ B| / |A ∪ B| over the lower-cased
   word sets of two outputs, a member's d is its largest against the group's other makers;
-  score += w["disagreement"] · d when d ≥ 0.5.
+  score += w["disagreement"] · d when d ≥ 0.5. Only a group's first 50 members are compared.
 
-Order: corrected first, then score, highest first; ties by created_at (earliest first), then id.
-Tailor.yaml's reward weights play no part: this ranks what to look at, not how good it was.
+A weight of 0 turns its signal off, except that corrections are always candidates. Order:
+corrected first, then score, highest first; ties by created_at (earliest first), then id.
+Feedback counts as the reward rows have it: the API and imports update them at once, tracker
+events at the next `Rewards.refresh`. `tailor.yaml`'s reward weights play no part.
 """
 
 from __future__ import annotations
@@ -239,7 +241,7 @@ def _feedback_signals(
         if corrected:
             scores.corrected.add(generation_id)
             scores.add(generation_id, w["correction"], "corrected")
-        if not negative:
+        if not negative or not w["negative"]:
             continue
         segment = pool[generation_id].segment
         said = [
@@ -257,7 +259,7 @@ def _feedback_signals(
 
 def _least_sure(pool: Iterable[_Generation], weight: float, scores: _Scores) -> None:
     known = [g for g in pool if g.mean_logprob is not None and math.isfinite(g.mean_logprob)]
-    if len(known) < 2:
+    if len(known) < 2 or not weight:
         return
     values = sorted(g.mean_logprob for g in known)  # type: ignore[type-var]
     cutoff = max(LEAST_SURE_SHARE, 1 / len(known))
@@ -275,6 +277,8 @@ def _least_sure(pool: Iterable[_Generation], weight: float, scores: _Scores) -> 
 def _disagreements(
     store: Any, pool: dict[str, _Generation], weight: float, scores: _Scores
 ) -> None:
+    if not weight:
+        return
     groups: dict[str, list[_Generation]] = {}
     for generation in sorted(pool.values(), key=lambda g: (g.created_at, g.id)):
         groups.setdefault(inputs_key(generation.task, generation.inputs), []).append(generation)
