@@ -26,12 +26,14 @@ def available() -> bool:
     return True
 
 
-def retrain_flow(*, retries: int = 2, **options: Any) -> dict[str, Any]:
+def retrain_flow(*, retries: int = 2, flow: Any = None, **options: Any) -> dict[str, Any]:
     """One tick under Prefect: running experiments evaluated, then, when due, the retrain
     flow with each step a task retried `retries` times. `options`: project, min_feedback,
-    reward_drop, and `RetrainConfig` fields (scope, sources, ...)."""
+    reward_drop, and `RetrainConfig` fields (scope, sources, ...); or a ready `flow`
+    (a `RetrainFlow`, with its own store, project and gates)."""
     try:
-        from prefect import flow, task
+        from prefect import flow as prefect_flow
+        from prefect import task
     except ImportError as exc:
         raise MissingDependency("Prefect", 'pip install "tailorai[prefect]"') from exc
 
@@ -40,13 +42,20 @@ def retrain_flow(*, retries: int = 2, **options: Any) -> dict[str, Any]:
     from tailorai.settings import get_settings
     from tailorai.store import Store
 
-    settings = get_settings()
-    project = options.pop("project", None) or settings.project
     thresholds = {k: options.pop(k, None) for k in ("min_feedback", "reward_drop")}
-    store = Store(settings.database_url)
-    retrain = RetrainFlow(
-        store, project=project, home=settings.home, config=RetrainConfig.from_dict(options)
-    )
+    if flow is not None:
+        retrain, own_store = flow, None
+    else:
+        settings = get_settings()
+        project = options.pop("project", None) or settings.project
+        own_store = Store(settings.database_url)
+        retrain = RetrainFlow(
+            own_store,
+            project=project,
+            home=settings.home,
+            config=RetrainConfig.from_dict(options),
+        )
+    store, project = retrain.store, retrain.project
 
     @task(name="evaluate-experiments", retries=retries, retry_delay_seconds=1)
     def experiments() -> dict[str, str]:
@@ -56,7 +65,7 @@ def retrain_flow(*, retries: int = 2, **options: Any) -> dict[str, Any]:
     def step(run: Any, name: str) -> str:
         return retrain.step(run, name)
 
-    @flow(name="tailorai-retrain")
+    @prefect_flow(name="tailorai-retrain")
     def tailorai_retrain() -> dict[str, Any]:
         decisions = experiments()
         due, why = triggered(store, project, retrain.last_finished(), **thresholds)
@@ -73,4 +82,5 @@ def retrain_flow(*, retries: int = 2, **options: Any) -> dict[str, Any]:
     try:
         return tailorai_retrain()
     finally:
-        store.close()
+        if own_store is not None:
+            own_store.close()
