@@ -100,10 +100,13 @@ def test_tracker_records_what_the_user_did(live, tmp_path):
     form = next(e for e in events if e.event == "Form Submitted")
     assert form.properties["fields"] == ["email", "nickname"]
     assert "secret@example.com" not in str(form.as_dict())  # names only, never values
+    # Dwell and conversions on a page count for the generated content it shows.
+    assert form.properties["generation_id"] == "gen-7"
     left = [e for e in events if e.event == "Page Left"]
     assert len(left) == 2  # the second one arrived with the page closing
     first = left[0]
     assert first.properties["dwell_ms"] >= 1500 and first.properties["scroll_depth"] > 20
+    assert first.properties["generation_id"] == "gen-7"
     assert left[1].context["page"]["title"] == "Second"
     # Before identify the events carry the anonymous id; after it, the user id as well.
     assert len({e.anonymous_id for e in events}) == 1

@@ -147,12 +147,27 @@
     maxScroll = Math.max(maxScroll, Math.min(100, Math.round((100 * seen) / Math.max(height, 1))));
   }
 
+  // The generated content this page shows (its first), so dwell, bounces and conversions on
+  // the page count for it: <meta name="tailor-generation-id"> or [data-tailor-generation-id].
+  function pageGeneration() {
+    var meta = document.querySelector('meta[name="tailor-generation-id"]');
+    if (meta) return meta.getAttribute("content");
+    var el = document.querySelector("[data-tailor-generation-id]");
+    return el ? el.getAttribute("data-tailor-generation-id") : null;
+  }
+
+  function withGeneration(props) {
+    var id = pageGeneration();
+    if (id && !props.generation_id) props.generation_id = id;
+    return props;
+  }
+
   function pageLeft() {
     if (left) return;
     left = true;
     if (visibleSince !== null) { dwellMs += Date.now() - visibleSince; visibleSince = null; }
-    enqueue("track", "Page Left", { dwell_ms: dwellMs, scroll_depth: maxScroll,
-                                    path: location.pathname });
+    enqueue("track", "Page Left", withGeneration({ dwell_ms: dwellMs, scroll_depth: maxScroll,
+                                                   path: location.pathname }));
     flushOnExit();
   }
 
@@ -196,8 +211,9 @@
       var f = form.elements[i];
       if (f.name && fields.indexOf(f.name) < 0 && f.type !== "submit") fields.push(f.name);
     }
-    enqueue("track", "Form Submitted", { form_id: form.id || null, action: form.action || null,
-                                         fields: fields });
+    enqueue("track", "Form Submitted", withGeneration({ form_id: form.id || null,
+                                                        action: form.action || null,
+                                                        fields: fields }));
   }, true);
 
   // Impressions: generated content counts as shown once half of it has been on screen.
