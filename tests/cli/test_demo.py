@@ -33,3 +33,6 @@ def test_demo_prepares_data_and_segments_movielens(tmp_path):
     emails = sorted((tmp_path / "o" / "emails").glob("*.html"))
     assert len(emails) == 6  # two members of each of the three segments
     assert "Cinema Club" in emails[0].read_text()
+    # The feedback loop: chats rated and corrected, one retrain, its experiment decided.
+    assert "The experiment's decision: promoted" in done.stderr
+    assert (tmp_path / "o" / "chatbot-escalations.png").read_bytes()[:4] == b"\x89PNG"

@@ -36,6 +36,11 @@ def demo(
     behaviour: bool = typer.Option(
         True, "--segments/--no-segments", help="Also replay MovieLens and segment its users."
     ),
+    feedback: bool = typer.Option(
+        True,
+        "--feedback/--no-feedback",
+        help="Also run the feedback loop: support chats rated, one retrain, its experiment.",
+    ),
 ) -> None:
     """Prepare the shipped samples, train and promote a LoRA adapter on them, then replay the
     shipped MovieLens behaviour as events and fit, name and print its users' segments.
@@ -52,6 +57,8 @@ def demo(
     if behaviour:
         _segments(as_json)
         _campaign(out / "emails", as_json)
+    if feedback:
+        _feedback_loop(out, as_json)
 
 
 def _segments(as_json: bool) -> None:
@@ -167,6 +174,56 @@ def _campaign(out: Path, as_json: bool) -> None:
     Console(stderr=True).print(
         "Open the .html files to see the emails; `tailor campaign simulate` shows the bandit "
         "learning from MovieLens members' clicks against a fixed order."
+    )
+
+
+def _fresh_project(store: Any, name: str) -> str:
+    """`name`, or `name-2`, `name-3`...: the first with no model versions or generations."""
+    from sqlalchemy import func, select
+
+    from tailorai.store.tables import GenerationRow, ModelVersionRow
+
+    for n in range(1, 1000):
+        project = name if n == 1 else f"{name}-{n}"
+        with store.session() as s:
+            used = s.scalar(
+                select(func.count()).where(GenerationRow.project_id == project)
+            ) or s.scalar(select(func.count()).where(ModelVersionRow.project_id == project))
+        if not used:
+            return project
+    raise RuntimeError("no free project name")  # pragma: no cover
+
+
+def _feedback_loop(out: Path, as_json: bool) -> None:
+    """Support customers chat with the shipped model and rate it; poor replies are escalated
+    and corrected; the corrections retrain it once, and an experiment decides."""
+    from tailorai.retrain.chatbot import simulate_chatbot
+    from tailorai.settings import get_settings
+    from tailorai.store import Store
+
+    console = Console(stderr=True)
+    store = Store()
+    try:
+        project = _fresh_project(store, "support")
+        console.print(
+            f"Feedback loop in project {project}: 2 weeks of 64 support chats, rated; poor "
+            "replies escalated and corrected; one retrain on the corrections; its experiment..."
+        )
+        result = simulate_chatbot(
+            store, get_settings().home, cycles=2, customers=64, project=project
+        )
+    finally:
+        store.close()
+    plot = result.plot(out / "chatbot-escalations.png")
+    if as_json:
+        typer.echo(json.dumps({"project": project, "rows": result.rows}, default=str))
+        return
+    Console().print(result.table())
+    decided = result.rows[-1].get("decision") or "-"
+    console.print(
+        f"The experiment's decision: {decided}. Escalations per week: "
+        + " -> ".join(f"{r:.0%}" for r in result.escalation_rates)
+        + f". Plot: {plot}. See: tailor experiments list --project {project}"
     )
 
 

@@ -256,3 +256,45 @@ def simulate_rollout_command(
     console.print(table)
     right = sum(r.correct for r in results)
     console.print(f"{right} of {len(results)} decisions right.")
+
+
+@simulate_app.command("chatbot")
+def simulate_chatbot_command(
+    cycles: int = typer.Option(4, min=1, max=20, help="Retrain cycles (a week of chats each)."),
+    customers: int = typer.Option(120, min=4, help="Customers a cycle."),
+    epochs: int = typer.Option(2, min=1, help="Epochs of each retrain."),
+    threshold: float = typer.Option(0.2, help="ROUGE-L a reply needs to satisfy."),
+    seed: int = typer.Option(0, help="Seed of the question order."),
+    plot: Path = typer.Option(Path("chatbot-escalations.png"), help="Where to write the PNG."),
+    as_json: bool = _JSON,
+) -> None:
+    """Support customers chat with the shipped model and rate it; poor replies escalate to an
+    agent whose answer becomes a correction; each cycle retrains on them and tries the
+    candidate in an experiment. Runs on a throwaway database.
+
+    Example: tailor simulate chatbot --cycles 4 --customers 120
+    """
+    from tailorai.retrain.chatbot import simulate_chatbot
+    from tailorai.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="tailor-chatbot-") as folder:
+        store = Store(f"sqlite:///{folder}/simulation.db")
+        try:
+            result = simulate_chatbot(
+                store,
+                Path(folder),
+                cycles=cycles,
+                customers=customers,
+                epochs=epochs,
+                threshold=threshold,
+                seed=seed,
+                log=lambda message: typer.echo(message, err=True),
+            )
+        finally:
+            store.close()
+    result.plot(plot)
+    if as_json:
+        typer.echo(json.dumps({"threshold": result.threshold, "rows": result.rows}, default=str))
+        return
+    typer.echo(result.table())
+    typer.echo(f"\nPlot: {plot} ({result.seconds:.0f} s)")

@@ -33,6 +33,9 @@ def retrain_command(
     source: list[Path] = typer.Option([], "--source", help="New conversations (repeat)."),
     min_new_examples: int = typer.Option(20, help="Skip the run below this many examples."),
     epochs: int = typer.Option(2, help="Training epochs."),
+    learning_rate: float | None = typer.Option(
+        None, help="Peak learning rate (default: the method's, 2e-4 for LoRA)."
+    ),
     method: str = typer.Option("lora", help="lora or dora."),
     every: str | None = typer.Option(
         None, "--every", help="Run every so often (6h, 30m, 1d), under Prefect when installed."
@@ -72,6 +75,7 @@ def retrain_command(
         min_new_examples=min_new_examples,
         epochs=epochs,
         method=method,
+        learning_rate=learning_rate,
     )
     seconds = parse_every(every) if every else None
     console = Console(stderr=True)

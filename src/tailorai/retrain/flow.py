@@ -52,6 +52,9 @@ class RetrainConfig(ConfigSection):
     min_new_examples: int = option("Skip the run with fewer new training examples.", 20)
     method: str = option("lora or dora (an adapter on the base).", "lora")
     epochs: int = option("Training epochs.", 2)
+    learning_rate: float | None = option(
+        "Peak learning rate of the fine-tune; the method's default (TrainConfig) when unset.", None
+    )
     max_examples: int | None = option("Train on at most this many examples.", None)
     max_eval: int = option("Held-out examples scored per model.", 200)
     metric: str = option("The experiment's metric: click, conversion or reward.", "click")
@@ -338,6 +341,7 @@ class RetrainFlow:
             if production is not None and production.adapter_path
             else None,
             epochs=self.config.epochs,
+            learning_rate=self.config.learning_rate,
             max_examples=self.config.max_examples,
         )
         try:
