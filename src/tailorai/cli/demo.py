@@ -42,8 +42,11 @@ def demo(
         help="Also run the feedback loop: support chats rated, one retrain, its experiment.",
     ),
 ) -> None:
-    """Prepare the shipped samples, train and promote a LoRA adapter on them, then replay the
-    shipped MovieLens behaviour as events and fit, name and print its users' segments.
+    """Prepare the shipped samples, train and promote a LoRA adapter on them, replay the
+    shipped MovieLens behaviour as events and fit, name and print its users' segments, write
+    content for users of each segment side by side, render an adaptive email campaign, and
+    close a feedback loop: support chats rated, one retrain on the corrections, its experiment
+    decided.
 
     The samples: chats, email, feedback, customer support, persona chat and SMS.
 
