@@ -10,6 +10,7 @@ One base class, one subclass per stage, so callers can catch as broadly or narro
     ├── ModelError              a base model or tokenizer could not be found or loaded
     ├── RegistryError           a model version could not be found, registered, promoted,
     │                           rolled back or exported
+    ├── FrequencyCapped         a user reached a channel's frequency cap (fatigue control)
     ├── DivergedError           the training loss became NaN, infinite or exploded
     └── NotImprovedError        no trained scope beat its starting point's validation loss
 
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DivergedError",
+    "FrequencyCapped",
     "MissingDependency",
     "ModelError",
     "NotImprovedError",
@@ -54,6 +56,10 @@ class MissingDependency(DataError):
         super().__init__(f"{what} is not installed. Install it with: {install}")
         self.what = what
         self.install = install
+
+
+class FrequencyCapped(TailorError):
+    """A user reached a channel's frequency cap, or is backed off: nothing was sent."""
 
 
 class ModelError(TailorError):

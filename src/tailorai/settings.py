@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     feedback: dict[str, Any] = Field(
         default_factory=dict, description="Reward weights (see feedback.RewardConfig)."
     )
+    fatigue: dict[str, Any] = Field(
+        default_factory=dict, description="Frequency caps and repeat control (FatigueConfig)."
+    )
 
     @classmethod
     def settings_customise_sources(

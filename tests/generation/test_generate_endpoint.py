@@ -80,7 +80,11 @@ def test_generate_streams_server_sent_events(server):
         whole = http.post("/v1/generate", json=body, headers=secret).json()
         events = []
         with http.stream(
-            "POST", "/v1/generate", json={**body, "stream": True}, headers=secret
+            # Another (equally unknown) user: u1 had today's one email (the frequency cap).
+            "POST",
+            "/v1/generate",
+            json={**body, "user_id": "u2", "stream": True},
+            headers=secret,
         ) as r:
             assert r.headers["content-type"].startswith("text/event-stream")
             events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]

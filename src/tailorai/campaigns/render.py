@@ -73,7 +73,11 @@ def _write_copy(campaign: Campaign, sends: Sequence[Send], personalizer: Any, wo
             "prompt": _fill(place.block.prompt, {**values, "title": title}),
         }
         generation = personalizer.generate(
-            send.user_id, campaign.task, inputs, max_new_tokens=campaign.max_tokens
+            send.user_id,
+            campaign.task,
+            inputs,
+            max_new_tokens=campaign.max_tokens,
+            part_of_send=True,  # the email is the send: its caps are checked once, above
         )
         place.copy, place.generation_id = generation.output, generation.id
 
@@ -124,11 +128,26 @@ def render_campaign(
     workers: int = 8,
 ) -> list[Email]:
     """Learn from the clicks so far, decide each user's blocks, write them, record the sends
-    and render the emails. Users no block is eligible for get none."""
+    and render the emails. Users no block is eligible for get none; with the Personalizer's
+    fatigue guard, users at their email frequency cap (or backed off) get none either, and
+    that is logged with the reason."""
+    guard = getattr(personalizer, "fatigue", None)
+    if guard is not None:
+        allowed = []
+        for user in users:
+            ok, why = guard.allow(user, "email")
+            if ok:
+                allowed.append(user)
+            else:
+                guard.log(user, "email", "capped", f"campaign {engine.name}: {why}")
+        users = allowed
     engine.learn()
     sends = engine.decide(users)
     _write_copy(engine.campaign, sends, personalizer, workers)
     engine.record(sends)
+    if guard is not None:
+        for send in sends:
+            guard.sent(send.user_id, "email")
     return [render_email(engine.campaign, send, click_url) for send in sends]
 
 

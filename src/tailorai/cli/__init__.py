@@ -8,6 +8,7 @@ import sys
 import typer
 
 from tailorai import __version__
+from tailorai.cli.audit import audit_app
 from tailorai.cli.campaign import campaign_app
 from tailorai.cli.data import data_app
 from tailorai.cli.demo import demo
@@ -47,6 +48,7 @@ app.add_typer(segments_app, name="segments")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(variants_app, name="variants")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(audit_app, name="audit")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(simulate_app, name="simulate")

@@ -60,6 +60,7 @@ def render(
 
     Example: tailor campaign render movie_night.yaml --segment "power users" --out emails/
     """
+    from tailorai.audit.fatigue import FatigueGuard
     from tailorai.campaigns import CampaignEngine, load_campaign
     from tailorai.campaigns.render import render_campaign, write_emails
     from tailorai.generation import Personalizer, backend_from_settings
@@ -86,7 +87,12 @@ def render(
                     f"{', '.join(map(repr, known)) or 'none (tailor segments fit --promote)'}."
                 )
         backend = backend_from_settings(settings)
-        personalizer = Personalizer(store=store, backend=backend, project=project)
+        personalizer = Personalizer(
+            store=store,
+            backend=backend,
+            project=project,
+            fatigue=FatigueGuard(store, project=project),
+        )
         engine = CampaignEngine(store, campaign, project=project)
         emails = render_campaign(engine, personalizer, users, click_url=click_url or None)
         manifest = write_emails(emails, out)
@@ -107,7 +113,10 @@ def render(
     console.print(table)
     skipped = len(users) - len(emails)
     if skipped:
-        console.print(f"{skipped} user(s) were eligible for no block and got no email.")
+        console.print(
+            f"{skipped} user(s) got no email: at their frequency cap, backed off, or eligible "
+            "for no block (tailor audit fatigue shows the capped ones)."
+        )
     console.print(f"Manifest: {manifest} (send ids, blocks, propensities, generation ids)")
 
 

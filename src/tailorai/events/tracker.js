@@ -43,6 +43,9 @@
   save(ANON, anonymousId);
   var sessionId = uuid();
 
+  var timezone = null;  // the user's IANA time zone: frequency caps count their days
+  try { timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) {}
+
   function context() {
     return {
       page: { url: location.href, path: location.pathname, referrer: document.referrer,
@@ -50,6 +53,7 @@
       user_agent: navigator.userAgent,
       screen: { width: screen.width, height: screen.height },
       session_id: sessionId,
+      timezone: timezone,
       library: { name: "tailorai-tracker" }
     };
   }

@@ -48,6 +48,7 @@ class _Plan:
     inputs: dict[str, Any]
     request: Any  # the back end's GenerationRequest
     experiment_arm: str | None = None  # "experiment:arm" when an experiment chose the model
+    part_of_send: bool = False  # caps are the caller's: do not count it as a send
 
     def record(
         self,
@@ -99,7 +100,10 @@ class Personalizer:
         scrub_pii: bool = True,
         fatigue_hooks: Sequence[FatigueHook] = (),
         experiments: Any = None,
+        fatigue: Any = None,
     ) -> None:
+        """`fatigue` (an `audit.fatigue.FatigueGuard`) applies frequency caps before a
+        generation and regenerates one that repeats what the user saw lately."""
         from tailorai.prompting import PromptBuilder, TemplateSet
         from tailorai.rollout.experiments import Experiments
         from tailorai.segments import FeatureStore
@@ -128,6 +132,7 @@ class Personalizer:
         self.max_chars = max_chars
         self.scrub_pii = scrub_pii
         self.fatigue_hooks = list(fatigue_hooks)
+        self.fatigue = fatigue
         self._scrubber: Any = None
 
     def generate(
@@ -140,14 +145,16 @@ class Personalizer:
         segment: str | None = None,
         max_new_tokens: int | None = None,
         stop: Sequence[str] = (),
+        part_of_send: bool = False,
     ) -> Generation:
         """Generate for one user and store the record; its `id` is the `generation_id`.
 
         `segment` stands in for a user's own when there is no user: content for a whole
-        segment (pre-generated variants)."""
-        return self._run(
-            self._plan(user_id, anonymous_id, segment, task, inputs, max_new_tokens, stop)
-        )
+        segment (pre-generated variants). `part_of_send`: a piece of a send whose caller
+        applies the frequency caps once for the whole (an email's blocks)."""
+        plan = self._plan(user_id, anonymous_id, segment, task, inputs, max_new_tokens, stop)
+        plan.part_of_send = part_of_send
+        return self._run(plan)
 
     def generate_stream(
         self,
@@ -323,9 +330,12 @@ class Personalizer:
         )
 
     def _run(self, plan: _Plan) -> Generation:
+        channel = self._capped(plan)
         result = self.backend.generate_one(plan.request)
         output = self._guard(plan.who, plan.task, result.text)
-        return self.log.add(
+        if self.fatigue is not None and plan.who:
+            result, output = self._unrepeated(plan, channel, result, output)
+        record = self.log.add(
             plan.record(
                 type(self.backend).__name__,
                 output,
@@ -335,8 +345,51 @@ class Personalizer:
                 mean_logprob=getattr(result, "mean_logprob", None),
             )
         )
+        if self.fatigue is not None and not plan.part_of_send:
+            self.fatigue.sent(plan.who, channel, record.id)
+        return record
+
+    def _capped(self, plan: _Plan) -> str:
+        """The plan's channel; raises FrequencyCapped (and logs it) when the user may not get
+        one more send on it."""
+        from tailorai.errors import FrequencyCapped
+
+        if self.fatigue is None:
+            return "web"
+        channel = self.fatigue.config.channel(plan.task)
+        if plan.part_of_send:
+            return channel
+        allowed, why = self.fatigue.allow(plan.who, channel)
+        if not allowed:
+            self.fatigue.log(plan.who, channel, "capped", why)
+            raise FrequencyCapped(f"Not generated for {plan.who}: {why}.")
+        return channel
+
+    def _unrepeated(self, plan: _Plan, channel: str, result: Any, output: str) -> tuple[Any, str]:
+        """Regenerate once, sampling, an output too like one the user saw lately."""
+        import dataclasses
+
+        threshold = self.fatigue.config.repeat_threshold
+        score = self.fatigue.repeats(plan.who, output)
+        if score < threshold:
+            return result, output
+        retry = self.backend.generate_one(
+            dataclasses.replace(plan.request, temperature=max(plan.request.temperature, 0.9))
+        )
+        fresh = self._guard(plan.who, plan.task, retry.text)
+        again = self.fatigue.repeats(plan.who, fresh)
+        action = "regenerated" if again < threshold else "repeated"
+        self.fatigue.log(
+            plan.who,
+            channel,
+            action,
+            f"similarity {score:.2f} to a recent output (threshold {threshold}); "
+            f"the regenerated one {again:.2f}",
+        )
+        return retry, fresh
 
     def _run_stream(self, plan: _Plan) -> tuple[str, Iterator[str]]:
+        channel = self._capped(plan)
         pieces = self.backend.stream(plan.request)  # checked now: a bad request fails here
         prompt_tokens = self.backend.prompt_tokens(plan.request)
         generation_id = new_generation_id()
@@ -357,6 +410,8 @@ class Personalizer:
                     generation_id,
                 )
             )
+            if self.fatigue is not None:
+                self.fatigue.sent(plan.who, channel, generation_id)
 
         return generation_id, run()
 

@@ -109,6 +109,7 @@ class UserFeatures:
     revenue: float = 0.0
     categories: dict[str, float] = field(default_factory=dict)  # decayed like `decayed`
     devices: dict[str, int] = field(default_factory=dict)
+    timezone: str | None = None  # IANA name, from the tracker's context or identify traits
 
     def update(self, event: Event) -> None:
         """Fold one event in; constant work (the category map is capped)."""
@@ -174,6 +175,11 @@ class UserFeatures:
                 self._prefer(name, weight / len(named))
         device = _device(event)
         self.devices[device] = self.devices.get(device, 0) + 1
+        zone = event.context.get("timezone") or (
+            props.get("timezone") if event.type == "identify" else None
+        )
+        if isinstance(zone, str) and 0 < len(zone) <= 64 and weight == 1.0:
+            self.timezone = zone  # the newest event's wins
 
     def merge(self, other: UserFeatures) -> None:
         """Take in another state of the same person (an anonymous visitor who identified)."""
@@ -213,6 +219,9 @@ class UserFeatures:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.last_seen > self.last_seen:
             self.session_id = other.session_id
+            self.timezone = other.timezone or self.timezone
+        else:
+            self.timezone = self.timezone or other.timezone
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = newest
 
@@ -245,6 +254,7 @@ class UserFeatures:
             "device_mix": {d: n / total_devices for d, n in sorted(self.devices.items())},
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
+            "timezone": self.timezone,
         }
         features["engagement"] = engagement(features)
         return features

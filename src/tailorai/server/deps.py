@@ -58,8 +58,13 @@ class Services:
 
                 if self._backend is None:
                     self._backend = self.make_backend()
+                from tailorai.audit.fatigue import FatigueGuard
+
                 self._personalizers[project_id] = Personalizer(
-                    store=self.store, backend=self._backend, project=project_id
+                    store=self.store,
+                    backend=self._backend,
+                    project=project_id,
+                    fatigue=FatigueGuard(self.store, project=project_id),
                 )
             return self._personalizers[project_id]
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from tailorai.errors import ConfigError, DataError, RegistryError, TailorError
+from tailorai.errors import ConfigError, DataError, FrequencyCapped, RegistryError, TailorError
 from tailorai.server.auth import AuthError
 from tailorai.server.body import BodyError
 
@@ -19,7 +19,7 @@ __all__ = ["install_error_handlers"]
 
 log = logging.getLogger("tailorai.server")
 
-_STATUS = {ConfigError: 400, DataError: 400, RegistryError: 404}
+_STATUS = {ConfigError: 400, DataError: 400, RegistryError: 404, FrequencyCapped: 429}
 
 
 def _error(status: int, detail: str, code: str, **headers: str) -> JSONResponse:

@@ -31,6 +31,7 @@ __all__ = [
     "EventRow",
     "ExperimentRow",
     "ExperimentUnitRow",
+    "FatigueEventRow",
     "FeedbackRow",
     "GenerationRewardRow",
     "GenerationRow",
@@ -451,3 +452,23 @@ class RetrainRunRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class FatigueEventRow(Base):
+    """What fatigue control did for a user: a send counted against the caps, a send capped, an
+    output regenerated for repeating what the user saw, a user backed off."""
+
+    __tablename__ = "fatigue_events"
+    __table_args__ = (
+        Index("ix_fatigue_events_user", "project_id", "user_key", "channel", "created_at"),
+        Index("ix_fatigue_events_project", "project_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    user_key: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # sent, capped, repeated, regenerated
+    reason: Mapped[str | None] = mapped_column(Text)
+    generation_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=_now)

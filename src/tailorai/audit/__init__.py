@@ -1,0 +1,1 @@
+"""Audits before rollout: bias, overfitting and memorization, diversity, user fatigue."""
