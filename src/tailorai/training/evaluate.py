@@ -359,7 +359,7 @@ def _batches(order: list[int], lengths: list[int], size: int, tokens: int) -> It
 
 
 @contextmanager
-def _inference(model: Any) -> Iterator[None]:
+def inference(model: Any) -> Iterator[None]:
     """Eval mode without gradients; the model's own mode (training or not) again after."""
     import torch
 
@@ -401,7 +401,7 @@ def reply_nll(
     order = sorted(range(len(encoded)), key=lambda i: -lengths[i])
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     results: list[tuple[float, int]] = [(0.0, 0)] * len(encoded)
-    with _inference(model):
+    with inference(model):
         for batch in _batches(order, lengths, batch_size, batch_tokens):
             width = max(lengths[i] for i in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -445,7 +445,7 @@ def generate_replies(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     eos = tokenizer.eos_token_id
     replies = [""] * len(encoded)
-    with _inference(model):
+    with inference(model):
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             width = max(len(encoded[i]) for i in batch)
