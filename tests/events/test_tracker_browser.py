@@ -83,10 +83,12 @@ def test_tracker_records_what_the_user_did(live, tmp_path):
         page.evaluate("tailor.identify('u42', {plan: 'pro'})")
         page.click("#send")  # submits the form: the browser goes to the second page
         page.wait_for_url(f"{site}/second.html**")
+        # Under load the tracker may not have run yet: wait for it, not for a fixed time.
+        page.wait_for_function("window.tailor && window.tailor._loaded", timeout=30_000)
         page.wait_for_timeout(500)
         page.close()  # leaving the second page flushes its last events by beacon
         # The beacon outlives the page but not the browser: wait for it before closing.
-        events = _wait_for(live, 11)
+        events = _wait_for(live, 11, timeout=60.0)
         browser.close()
     names = [(e.type, e.event) for e in events]
     pages = [e for e in events if e.type == "page"]
