@@ -31,6 +31,7 @@ from tailorai.server.routers import (
     generations,
     health,
     openai_chat,
+    review,
     segments,
     users,
     variants,
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(campaigns.router)
     app.include_router(feedback.router)
     app.include_router(experiments.router)
+    app.include_router(review.router)
     app.include_router(campaigns.click_router)
     app.include_router(dashboard.router)
     app.include_router(health.router)

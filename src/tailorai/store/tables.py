@@ -39,6 +39,7 @@ __all__ = [
     "ProjectRow",
     "PromotionRow",
     "RetrainRunRow",
+    "ReviewItemRow",
     "SegmentAssignmentRow",
     "SegmentationRow",
     "UserFeatureRow",
@@ -472,3 +473,25 @@ class FatigueEventRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     generation_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ReviewItemRow(Base):
+    """A generation a check flagged, waiting for (or decided by) a person."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("project_id", "generation_id", name="uq_review_project_generation"),
+        Index("ix_review_items_status", "project_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"))
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{source, detail}]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # bumped by every change
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    edited_output: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    decided_at: Mapped[datetime | None] = mapped_column()

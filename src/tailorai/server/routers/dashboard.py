@@ -164,3 +164,58 @@ async def experiments_page(
     return templates.TemplateResponse(
         request, "experiments.html", {"experiments": found, "project": key.project_id}
     )
+
+
+@router.get("/review", response_class=HTMLResponse)
+async def review_page(request: Request, services: Services = Depends(get_services)) -> Response:
+    from tailorai.audit.review import ReviewQueue
+
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    queue = ReviewQueue(services.store, project=key.project_id)
+    items = await run_in_threadpool(lambda: queue.items(limit=50))
+    return templates.TemplateResponse(
+        request,
+        "review.html",
+        {"items": items, "project": key.project_id, "reviewer": key.name or key.prefix},
+    )
+
+
+@router.post("/review/{item_id}")
+async def review_decision(
+    item_id: int, request: Request, services: Services = Depends(get_services)
+) -> Response:
+    from tailorai.audit.review import ReviewQueue, StaleReview, UnknownReviewItem
+    from tailorai.errors import ConfigError
+
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    form = parse_qs((await request.body())[:65_536].decode("utf-8", "replace"))
+    field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
+    queue = ReviewQueue(services.store, project=key.project_id)
+    try:
+        revision = int(field("revision") or 0)
+        await run_in_threadpool(
+            lambda: queue.decide(
+                item_id,
+                field("action"),
+                reviewer=key.name or key.prefix,
+                revision=revision,
+                text=field("text") or None,
+                note=field("note") or None,
+            )
+        )
+    except (UnknownReviewItem, StaleReview, ConfigError, ValueError) as exc:
+        status = (
+            404
+            if isinstance(exc, UnknownReviewItem)
+            else 409
+            if isinstance(exc, StaleReview)
+            else 400
+        )
+        return HTMLResponse(
+            f"<p>{html.escape(str(exc))}</p><p><a href='/review'>Back</a></p>", status
+        )
+    return RedirectResponse("/review", status_code=303)
