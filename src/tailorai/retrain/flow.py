@@ -63,6 +63,9 @@ class RetrainConfig(ConfigSection):
     )
     min_units: int = option("Units per arm in a stage before the ramp advances.", 200)
     max_days: float = option("Days before the experiment stops as inconclusive.", 14.0)
+    experiment_salt: str | None = option(
+        "Seeds the experiments' splits (with the run id); random when unset.", None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +411,12 @@ class RetrainFlow:
         try:
             experiments.get(name)  # resumed after the experiment was made: keep it
         except Exception:
-            experiments.create(name, candidate, metric=self.config.metric, settings=settings)
+            salt = (
+                f"{self.config.experiment_salt}-{run.id}" if self.config.experiment_salt else None
+            )
+            experiments.create(
+                name, candidate, metric=self.config.metric, settings=settings, salt=salt
+            )
         return {"experiment": name, "candidate": candidate}
 
 
