@@ -42,9 +42,9 @@ from tailorai.training.config import TrainConfig, parse_scope
 from tailorai.training.encode import EncodedPair, encode_pair
 from tailorai.training.finetune import (
     TrainResult,
+    finish_run,
     lora_config,
     run_dir_for,
-    save_artifact,
     training_arguments,
 )
 from tailorai.training.preferences import (
@@ -344,17 +344,14 @@ def dpo(config: TrainConfig, *, progress: bool = True, parent: str | None = None
         "preference_pairs": len(train) + len(validation),
         "parent": parent or config.init_from,
     }
-    artifact = run_dir / "artifact"
-    if trainer.is_world_process_zero():
-        artifact = save_artifact(trainer, tokenizer, config, metrics, history, template, run_dir)
-    return TrainResult(
-        artifact_dir=artifact,
-        config=config,
-        base_model=lineage["base_model"],
-        dataset_id=preferences.dataset_id,
-        dataset_path=lineage["dataset_path"],
-        chat_template=template,
-        metrics=metrics,
-        run_dir=run_dir,
-        lineage=lineage,
+    return finish_run(
+        trainer,
+        tokenizer,
+        config,
+        metrics,
+        history,
+        template,
+        run_dir,
+        lineage,
+        preferences.dataset_id,
     )

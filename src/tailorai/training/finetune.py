@@ -40,6 +40,7 @@ __all__ = [
     "FewExamplesWarning",
     "TrainResult",
     "finetune",
+    "finish_run",
     "lora_config",
     "run_dir_for",
     "save_artifact",
@@ -185,6 +186,34 @@ def save_artifact(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def finish_run(
+    trainer: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    metrics: dict[str, Any],
+    history: LossHistory,
+    template: str,
+    run_dir: Path,
+    lineage: dict[str, Any],
+    dataset_id: str | None,
+) -> TrainResult:
+    """Save the artifact (on the main process) and describe the run, for any method."""
+    artifact = run_dir / "artifact"
+    if trainer.is_world_process_zero():
+        artifact = save_artifact(trainer, tokenizer, config, metrics, history, template, run_dir)
+    return TrainResult(
+        artifact_dir=artifact,
+        config=config,
+        base_model=lineage["base_model"],
+        dataset_id=dataset_id,
+        dataset_path=lineage["dataset_path"],
+        chat_template=template,
+        metrics=metrics,
+        run_dir=run_dir,
+        lineage=lineage,
+    )
 
 
 def training_arguments(
@@ -373,17 +402,14 @@ def finetune(
     }
     if parent or config.init_from:
         lineage["parent"] = parent or config.init_from
-    artifact = run_dir / "artifact"
-    if trainer.is_world_process_zero():
-        artifact = save_artifact(trainer, tokenizer, config, metrics, history, template, run_dir)
-    return TrainResult(
-        artifact_dir=artifact,
-        config=config,
-        base_model=lineage["base_model"],
-        dataset_id=dataset.dataset_id,
-        dataset_path=lineage["dataset_path"],
-        chat_template=template,
-        metrics=metrics,
-        run_dir=run_dir,
-        lineage=lineage,
+    return finish_run(
+        trainer,
+        tokenizer,
+        config,
+        metrics,
+        history,
+        template,
+        run_dir,
+        lineage,
+        dataset.dataset_id,
     )
