@@ -57,11 +57,13 @@ def _site_folder(folder: Path) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def _wait_for(live, count: int, timeout: float = 20.0) -> list:
+def _wait_for(live, count: int, timeout: float = 20.0, until=None) -> list:
+    """The stored events once there are `count` (and `until(events)` holds), or at timeout."""
     deadline = time.monotonic() + timeout
     while True:
         events = [e for _, e in SqlEventStream(live.store).read("shop", limit=1000)]
-        if len(events) >= count or time.monotonic() > deadline:
+        done = len(events) >= count and (until is None or until(events))
+        if done or time.monotonic() > deadline:
             return events
         time.sleep(0.2)
 
@@ -88,7 +90,15 @@ def test_tracker_records_what_the_user_did(live, tmp_path):
         page.wait_for_timeout(500)
         page.close()  # leaving the second page flushes its last events by beacon
         # The beacon outlives the page but not the browser: wait for it before closing.
-        events = _wait_for(live, 11, timeout=60.0)
+        events = _wait_for(
+            live,
+            11,
+            timeout=60.0,
+            until=lambda found: (
+                sum(e.event == "Page Left" for e in found) >= 2
+                and any(e.type == "page" and e.context["page"]["title"] == "Second" for e in found)
+            ),
+        )
         browser.close()
     names = [(e.type, e.event) for e in events]
     pages = [e for e in events if e.type == "page"]
