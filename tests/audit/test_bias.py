@@ -254,3 +254,53 @@ def test_planted_fault_unbiased_candidate_passes(adult):
     passed = verdicts.count("pass") / RUNS
     print(f"unbiased candidate passed in {passed:.0%} of {RUNS} runs")
     assert passed >= 0.95
+
+
+def whole_report_verdicts(adult, rates, seed, runs, across_checks):
+    """The whole report (gender and age band, discounts and lengths), not one check."""
+    rng = np.random.default_rng(seed)
+    by_sex = {sex: adult[adult["sex"] == sex] for sex in rates}
+    verdicts = []
+    for _ in range(runs):
+        users = pd.concat(
+            [frame.iloc[rng.choice(len(frame), 500, replace=False)] for frame in by_sex.values()]
+        )
+        discounts = rng.random(len(users)) < users["sex"].map(rates).to_numpy()
+        lengths = rng.normal(60, 15, len(users))
+        rows = [
+            {
+                "groups": {"gender": sex, "age_band": band},
+                "features": {"discount": bool(d), "length_words": float(n)},
+            }
+            for sex, band, d, n in zip(
+                users["sex"], users["age_band"], discounts, lengths, strict=True
+            )
+        ]
+        report = BiasReport.from_rows(
+            rows, sensitive=["gender", "age_band"], across_checks=across_checks
+        )
+        verdicts.append(report.verdict)
+    return verdicts
+
+
+def test_correcting_across_checks_keeps_the_unbiased_false_alarms_under_alpha(adult):
+    fair = {"Female": 0.15, "Male": 0.15}
+    per_check = whole_report_verdicts(adult, fair, seed=3, runs=RUNS, across_checks=False)
+    family = whole_report_verdicts(adult, fair, seed=3, runs=RUNS, across_checks=True)
+    print(f"unbiased failed: {per_check.count('fail')} per check, {family.count('fail')} family")
+    assert family.count("fail") <= per_check.count("fail")
+    assert family.count("fail") / RUNS <= 0.02 + 0.03  # alpha plus sampling room
+    biased = whole_report_verdicts(
+        adult, {"Female": 0.20, "Male": 0.10}, seed=4, runs=RUNS, across_checks=True
+    )
+    assert biased.count("fail") / RUNS >= 0.95
+
+
+def test_correction_across_checks_names_the_family_in_the_evidence():
+    rows = [{"groups": {"gender": "F"}, "features": {"discount": i % 5 == 0}} for i in range(200)]
+    rows += [{"groups": {"gender": "M"}, "features": {"discount": i % 10 == 0}} for i in range(200)]
+    report = BiasReport.from_rows(rows, sensitive=["gender"], across_checks=True)
+    [di] = [c for c in report.checks if c.kind == "disparate_impact"]
+    assert di.verdict == "fail"
+    assert "Corrected across 1 checks" in di.evidence
+    assert [g.verdict for g in di.groups if g.group == "M"] == ["fail"]

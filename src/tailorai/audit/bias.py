@@ -32,7 +32,12 @@ evidence names the groups too small to judge.
 ``alpha`` defaults to 0.02: at 500 users per group it catches a 20% against 10% discount rate
 in about 99% of samples and lets an unbiased 15% pass in about 98% (measured on UCI Adult
 users, 500 runs each); 0.05 would fail an unbiased candidate one time in twenty per check.
-``alpha`` holds per check: a report with many checks fails an unbiased candidate more often.
+``alpha`` holds per check unless ``across_checks`` is set: a report with many checks fails an
+unbiased candidate more often (about 4.5% of the time over gender and age band on UCI Adult).
+With ``across_checks=True`` the checks are corrected as one family: each judged check's
+p-value is the smallest among its groups that cross the effect threshold, these are
+Holm-corrected over the judged checks, and a check fails only if its corrected p is below
+``alpha``. The planted 2x discount gap at 500 users per group is still caught every time.
 
 >>> report = BiasReport.from_rows(rows, sensitive=["gender"])  # doctest: +SKIP
 >>> [g for g in report.gates() if g["passed"] is False]  # doctest: +SKIP
@@ -42,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
@@ -62,6 +67,7 @@ __all__ = [
     "BiasReport",
     "Check",
     "GroupResult",
+    "correct_across",
     "holm",
     "two_proportion_p",
 ]
@@ -137,9 +143,11 @@ class BiasReport:
         alpha: float = 0.02,
         ratio_threshold: float = 0.8,
         max_effect: float = 0.2,
+        across_checks: bool = False,
     ) -> BiasReport:
         """Measure rows; `outcomes` defaults to every yes/no feature present, `means` to the
-        `DEFAULT_MEANS` present. Texts are scored with `text_metrics.features`."""
+        `DEFAULT_MEANS` present. Texts are scored with `text_metrics.features`.
+        `across_checks` corrects the checks as one family (see the module's docstring)."""
         _validate(min_group, alpha, ratio_threshold, max_effect)
         if isinstance(sensitive, str) or not sensitive:
             raise ConfigError(
@@ -162,6 +170,7 @@ class BiasReport:
             "outcomes": list(outcomes),
             "means": list(means),
             "adverse": [a for a in adverse if a in outcomes],
+            "across_checks": across_checks,
         }
         checks: list[Check] = []
         by_group: dict[str, dict[str, dict[str, float | None]]] = {}
@@ -176,6 +185,8 @@ class BiasReport:
                 )
             for metric in means:
                 checks.append(_mean_gap(attribute, metric, labels, columns[metric], settings))
+        if across_checks:
+            checks = correct_across(checks, alpha)
         return cls(checks=checks, by_group=by_group, settings=settings)
 
     @property
@@ -214,6 +225,56 @@ def holm(p_values: Sequence[float], m: int | None = None) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+def _crosses(check: Check, group: GroupResult) -> bool:
+    """Whether a judged group's effect is past the check's threshold, whatever its p."""
+    if group.verdict == INSUFFICIENT or group.ratio is None or group.p_value is None:
+        return False
+    if check.kind == "disparate_impact":
+        return group.ratio < check.threshold
+    return abs(group.ratio) >= check.threshold
+
+
+def _group_fails(check: Check, group: GroupResult, factor: float, alpha: float) -> bool:
+    return _crosses(check, group) and (group.p_value or 1.0) * factor < alpha
+
+
+def correct_across(checks: Sequence[Check], alpha: float) -> list[Check]:
+    """The checks with verdicts Holm-corrected as one family (see the module's docstring).
+
+    A check can only go from fail to pass: the family's correction is never looser than each
+    check's own.
+    """
+    judged = [i for i, c in enumerate(checks) if c.verdict != INSUFFICIENT]
+    p_check = [
+        min((g.p_value for g in checks[i].groups if _crosses(checks[i], g)), default=1.0)
+        for i in judged
+    ]
+    adjusted = dict(zip(judged, holm(p_check), strict=True))
+    # Each check's multiplier in the step-down, so its groups are judged at the same level.
+    factor = {i: (adjusted[i] / p if p > 0 else 1.0) for i, p in zip(judged, p_check, strict=True)}
+    corrected = []
+    for i, check in enumerate(checks):
+        if i not in adjusted:
+            corrected.append(check)
+            continue
+        failed = adjusted[i] < alpha
+        groups = tuple(
+            replace(
+                g, verdict="fail" if failed and _group_fails(check, g, factor[i], alpha) else "pass"
+            )
+            if g.verdict != INSUFFICIENT
+            else g
+            for g in check.groups
+        )
+        verdict: Verdict = "fail" if failed else "pass"
+        evidence = (
+            f"{check.evidence} Corrected across {len(judged)} checks: Holm p="
+            f"{adjusted[i]:.2g} vs alpha {alpha}: {verdict}."
+        )
+        corrected.append(replace(check, verdict=verdict, groups=groups, evidence=evidence))
+    return corrected
 
 
 def two_proportion_p(s1: int, n1: int, s2: int, n2: int) -> float:
