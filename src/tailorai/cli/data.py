@@ -12,10 +12,19 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tailorai.data import PrepareConfig, prepare
+from tailorai.data.balance import (
+    DEFAULT_METHODS,
+    read_dataset,
+    read_users,
+    rebalance,
+    stored_users,
+    write_jsonl,
+)
 from tailorai.data.readers import FORMATS, parse_columns
+from tailorai.errors import ConfigError, DataError
 from tailorai.settings import get_settings
 
-__all__ = ["data_app", "print_summary", "run_prepare"]
+__all__ = ["data_app", "print_balance", "print_summary", "run_prepare"]
 
 data_app = typer.Typer(help="Prepare training data from raw user data.", no_args_is_help=True)
 
@@ -176,3 +185,146 @@ def prepare_command(
         "export": _csv(export),
     }
     run_prepare(inputs, out, options, config_file=config, as_json=as_json)
+
+
+def print_balance(report: dict[str, Any]) -> None:
+    """The balance report as a table of groups, before and after, and a few lines."""
+    console = Console()
+    before, after = report["before"], report["after"]
+    table = Table(title=f"Groups of {report['attribute']!r} in {report['input']}")
+    for column in ("group", "before", "share", "after", "share", "status"):
+        table.add_column(column, justify="left" if column in ("group", "status") else "right")
+    now = {g["group"]: g for g in after["groups"]}
+    for group in before["groups"]:
+        later = now.get(group["group"], {"count": 0, "share": 0.0, "status": "removed"})
+        status = group["status"]
+        if later["status"] != status:
+            status = f"{status} → {later['status']}"
+        table.add_row(
+            group["group"],
+            f"{group['count']:,}",
+            f"{group['share']:.1%}",
+            f"{later['count']:,}",
+            f"{later['share']:.1%}",
+            status,
+        )
+    console.print(table)
+
+    def verdict(r: dict[str, Any]) -> str:
+        ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        return f"{ratio} ({r['verdict']})"
+
+    console.print(
+        f"smallest / largest group: {verdict(before)} → {verdict(after)}; "
+        f"under-represented below {before['min_ratio']:g} of the largest, "
+        f"insufficient data under {before['min_group']} records"
+    )
+    if report["target"] is not None:
+        done = []
+        if report["augmented"] or report["duplicated"]:
+            why = " (where augmentation found no new phrasing)" if report["augment_methods"] else ""
+            done.append(
+                f"{report['augmented']:,} added by augmentation, {report['duplicated']:,} as "
+                f"exact copies{why}"
+            )
+        if report["removed"]:
+            done.append(f"{report['removed']:,} removed")
+        console.print(
+            f"{report['strategy']} to {report['target']:,} records per group: "
+            f"{'; '.join(done) or 'nothing to change'}"
+        )
+    if report["quarantined"]:
+        where = f", kept in {report['quarantine']}" if report.get("quarantine") else ""
+        console.print(f"{report['quarantined']} unreadable line(s) quarantined{where}")
+    if report["note"]:
+        console.print(report["note"])
+    if report.get("out"):
+        console.print(f"Balanced dataset: {report['out']}", soft_wrap=True)
+
+
+@data_app.command("balance")
+def balance_command(
+    dataset: Path = typer.Argument(
+        ...,
+        metavar="INPUT",
+        help="A dataset: JSONL as `tailor data prepare` writes it, its folder (train.jsonl is "
+        "read), or any file `tailor data prepare` reads.",
+        show_default=False,
+    ),
+    by: str = typer.Option(
+        ...,
+        "--by",
+        help="The group attribute, e.g. gender: a record key, a key of its meta, or "
+        "a users column.",
+    ),
+    users: Path | None = typer.Option(
+        None, "--users", help="Users CSV or JSONL with a user_id column, joined on user_id."
+    ),
+    users_table: bool = typer.Option(
+        False, "--users-table", help="Join the traits stored in the database's users table."
+    ),
+    project: str | None = typer.Option(None, help="The project --users-table reads."),
+    strategy: str = typer.Option(
+        "upsample", help="upsample (augment small groups), downsample or both (to the median)."
+    ),
+    augment: str = typer.Option(
+        ",".join(DEFAULT_METHODS),
+        help="Augmenters for upsampling: synonyms,backtranslate,templates, or off (copies only).",
+    ),
+    min_similarity: float = typer.Option(0.8, help="Augmentation meaning gate."),
+    min_group: int = typer.Option(30, help="Groups smaller than this are insufficient data."),
+    min_ratio: float = typer.Option(
+        0.8, help="A group under this fraction of the largest is under-represented."
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the balanced JSONL here."),
+    report: Path | None = typer.Option(None, "--report", help="Write the report (JSON) here."),
+    seed: int = typer.Option(0, help="Seed for sampling and augmentation."),
+    config: Path | None = typer.Option(None, "--config", help="A tailor.yaml to read."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Report how each group is represented in a dataset, and rebalance it.
+
+    Example: tailor data balance dataset/train.jsonl --by gender --users users.csv --out bal.jsonl
+    """
+    if users is not None and users_table:
+        raise ConfigError("Give --users FILE or --users-table, not both.")
+    data = read_dataset(dataset)
+    people = read_users(users) if users is not None else None
+    if users_table:
+        from tailorai.store import Store
+
+        settings = get_settings(config)
+        store = Store(settings.database_url)
+        try:
+            people = stored_users(store, project or settings.project)
+        finally:
+            store.close()
+    methods = "" if augment.strip().lower() in ("off", "none") else augment
+    result = rebalance(
+        data,
+        by,
+        strategy=strategy,
+        users=people,
+        seed=seed,
+        methods=methods,
+        min_similarity=min_similarity,
+        min_group=min_group,
+        min_ratio=min_ratio,
+    )
+    payload: dict[str, Any] = {"input": str(data.path), **result.report.as_dict()}
+    if out is not None:
+        write_jsonl(out, result.records)
+        payload["out"] = str(out)
+        if data.quarantined:
+            quarantine = out.with_name(f"{out.stem}.quarantine.jsonl")
+            write_jsonl(quarantine, (q.as_dict() for q in data.quarantined))
+            payload["quarantine"] = str(quarantine)
+    if report is not None:
+        try:
+            report.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise DataError(f"Cannot write the report to {report}: {exc.strerror}.") from exc
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        print_balance(payload)
