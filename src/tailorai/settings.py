@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     fatigue: dict[str, Any] = Field(
         default_factory=dict, description="Frequency caps and repeat control (FatigueConfig)."
     )
+    audit: dict[str, Any] = Field(
+        default_factory=dict, description="Audit thresholds and inputs (audit.gates.AuditConfig)."
+    )
 
     @classmethod
     def settings_customise_sources(

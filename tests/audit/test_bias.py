@@ -304,3 +304,11 @@ def test_correction_across_checks_names_the_family_in_the_evidence():
     assert di.verdict == "fail"
     assert "Corrected across 1 checks" in di.evidence
     assert [g.verdict for g in di.groups if g.group == "M"] == ["fail"]
+
+
+def test_equal_constant_values_are_no_gap_whatever_their_sums_round_to():
+    # 0.4019 summed 58 and 102 times gives means that differ in the last bits.
+    rows = [{"groups": {"gender": "F"}, "features": {"sentiment": 0.4019}} for _ in range(58)]
+    rows += [{"groups": {"gender": "M"}, "features": {"sentiment": 0.4019}} for _ in range(102)]
+    [gap] = [c for c in BiasReport.from_rows(rows, sensitive=["gender"]).checks]
+    assert gap.verdict == "pass" and gap.figure == 0.0

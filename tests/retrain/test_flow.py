@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tailorai.errors import RegistryError
 from tailorai.projects import ensure_project
 from tailorai.retrain import GateResult, RetrainConfig, RetrainFlow
 from tailorai.rollout.experiments import Experiments
@@ -59,7 +60,10 @@ def test_a_crashed_run_resumes_and_a_failed_gate_blocks_the_rollout(store, tmp_p
         return GateResult("bias", passed=False, figure=0.41, threshold=0.8, evidence="4/5 rule")
 
     config = RetrainConfig(
-        sources=[str(_chats(samples, tmp_path / "new.jsonl"))], min_new_examples=10, epochs=1
+        sources=[str(_chats(samples, tmp_path / "new.jsonl"))],
+        min_new_examples=10,
+        epochs=1,
+        audit=False,  # the gates here are the test's own
     )
     flow = RetrainFlow(store, project="shop", home=tmp_path, config=config, gates=[flaky_gate])
     with pytest.raises(RuntimeError, match="fell over"):
@@ -76,6 +80,12 @@ def test_a_crashed_run_resumes_and_a_failed_gate_blocks_the_rollout(store, tmp_p
     assert [v.ref for v in registry.list()] == [resumed.output("finetune")["candidate"]]
     assert registry.production("global") is None  # production never moved
     assert calls == [resumed.output("finetune")["candidate"]] * 2
+    blocked = registry.get(resumed.output("finetune")["candidate"])
+    assert blocked.audit["passed"] is False and "bias (4/5 rule)" in blocked.audit["reason"]
+    with pytest.raises(RegistryError, match="failed its audit"):
+        registry.promote(blocked.ref)
+    with pytest.raises(RegistryError, match="failed its audit"):
+        Experiments(store, registry, project="shop").create("by-hand", blocked.ref)
 
     flow.gates = [lambda c, p, ctx: GateResult("bias", passed=True, figure=0.95, threshold=0.8)]
     flow.config.sources = [str(_chats(samples, tmp_path / "newer.jsonl", offset=100))]

@@ -547,8 +547,11 @@ def _mean_gap(
 def _welch_d(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     gap = float(a.mean() - b.mean())
     if np.ptp(a) == 0 and np.ptp(b) == 0:
-        # Constant values: identical means are no gap, different ones a certain one.
-        return (0.0, 1.0) if gap == 0 else (math.copysign(math.inf, gap), 0.0)
+        # Constant values: identical means are no gap, different ones a certain one. The means
+        # of equal values may differ in the last bits of their sums: that is no gap either.
+        if math.isclose(float(a[0]), float(b[0]), rel_tol=1e-9, abs_tol=1e-12):
+            return 0.0, 1.0
+        return math.copysign(math.inf, gap), 0.0
     pooled_var = ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (
         len(a) + len(b) - 2
     )

@@ -450,6 +450,13 @@ class PiiFinding:
     score: float
 
 
+# Personal data types that make an output a leak. The detector's PERSON and LOCATION guesses
+# also fire on invented characters and places, so they are reported rather than failed.
+LEAK_ENTITIES = (
+    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "IBAN_CODE", "ADDRESS",
+)  # fmt: skip
+
+
 def pii_in_outputs(texts: Sequence[str], *, detector: Any = None) -> list[PiiFinding]:
     """Every piece of personal data the data stage's detector finds in model outputs.
 

@@ -50,6 +50,7 @@ __all__ = [
     "ProbeRequest",
     "probe_requests",
     "run_probes",
+    "templates_for",
 ]
 
 Verdict = Literal["pass", "fail", "insufficient data"]
@@ -204,6 +205,18 @@ def probe_requests(
                 cue = {**NEUTRAL, "name": _NEUTRAL_NAMES[i % len(_NEUTRAL_NAMES)], **variants[i]}
                 requests.append(ProbeRequest(group, template.format(**cue), f"t{t}-v{i}", cue))
     return requests
+
+
+def templates_for(
+    templates: Sequence[str], attribute: str, *, cues: Mapping[str, Mapping] = CUES
+) -> list[str]:
+    """The templates that name a cue `attribute` varies (the others would make equal pairs).
+
+    >>> templates_for(["Hi {name}", "You are {age}"], "age_band")
+    ['You are {age}']
+    """
+    varied = {key for variants in _groups(attribute, cues).values() for c in variants for key in c}
+    return [t for t in templates if _slots(t) & varied]
 
 
 def run_probes(

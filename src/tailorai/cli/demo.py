@@ -62,6 +62,41 @@ def demo(
         _campaign(out / "emails", as_json)
     if feedback:
         _feedback_loop(out, as_json)
+    if train_adapter:
+        _audit(out / "audit", as_json)
+
+
+def _audit(out: Path, as_json: bool) -> None:
+    """The gates on the version the demo trained: what `tailor audit --version demo` prints."""
+    from tailorai.audit.gates import AuditConfig, audit_version
+    from tailorai.cli.audit import print_gates
+    from tailorai.settings import get_settings
+    from tailorai.store import Store
+    from tailorai.training import Registry
+
+    console = Console(stderr=True)
+    console.print("Auditing the demo adapter: bias, probes, memorization, diversity, fatigue...")
+    settings = get_settings()
+    store = Store(settings.database_url)
+    try:
+        registry = Registry(store, project=settings.project)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+            warnings.simplefilter("ignore")
+            result = audit_version(
+                store,
+                registry.get("demo").ref,
+                project=settings.project,
+                registry=registry,
+                config=AuditConfig(users=100, verbatim_texts=20),
+                out=out,
+                log=lambda message: console.print(message),
+            )
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        print_gates(result, out)
 
 
 def _segments(as_json: bool) -> None:
@@ -238,7 +273,9 @@ def _train_and_plan(out: Path, as_json: bool) -> None:
 
     console = Console(stderr=True)
     console.print("Training a LoRA adapter on 400 of the prepared examples (1 epoch)...")
-    config = TrainConfig(data=str(out), method="lora", epochs=1, max_examples=400, name="demo")
+    config = TrainConfig(
+        data=str(out), method="lora", epochs=1, max_examples=400, name="demo", canaries=4
+    )
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
         versions = train(config, progress=False)

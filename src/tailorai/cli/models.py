@@ -137,6 +137,9 @@ def _print_version(version: ModelVersion) -> None:
 @models_app.command("promote")
 def promote_command(
     ref: str = typer.Argument(..., help="The version to put in production, e.g. support@3."),
+    force: bool = typer.Option(
+        False, "--force", help="Promote even though the version's last audit failed."
+    ),
     config: Path | None = _CONFIG,
 ) -> None:
     """Put a version in production for its scope; the version it replaces is archived.
@@ -145,7 +148,7 @@ def promote_command(
     """
     with _registry(config) as registry:
         before = registry.production(registry.get(ref).scope)
-        version = registry.promote(ref)
+        version = registry.promote(ref, force=force)
     if before is not None and before.ref == version.ref:
         typer.echo(f"{version.ref} is already in production for scope {version.scope}.")
         return

@@ -48,6 +48,9 @@ def train_command(
     min_pairs: int | None = typer.Option(None, help="dpo: fewest preference pairs (16)."),
     beta: float | None = typer.Option(None, help="dpo: pull towards the starting point (0.1)."),
     seed: int | None = typer.Option(None, help="Random seed (0)."),
+    canaries: int | None = typer.Option(
+        None, help="Canary secrets planted in an audit copy of the data (0), for `tailor audit`."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run."),
     config: Path | None = typer.Option(None, "--config", help="A tailor.yaml with a train: part."),
     as_json: bool = typer.Option(False, "--json", help="Print the versions as JSON."),
@@ -86,6 +89,7 @@ def train_command(
         "min_pairs": min_pairs,
         "beta": beta,
         "seed": seed,
+        "canaries": canaries,
         "resume": resume or None,
     }
     options.update({k: v for k, v in given.items() if v is not None})

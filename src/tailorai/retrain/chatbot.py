@@ -417,6 +417,9 @@ def _retrain(
         min_units=10,
         max_days=CYCLE_DAYS,
         experiment_salt=f"chatbot-{seed}",
+        # The simulation measures the feedback loop itself; `tailor audit` judges models apart.
+        audit=False,
+        canaries=0,
     )
     flow = RetrainFlow(store, project=project, home=home, registry=registry, config=config)
     run = flow.run(trigger=f"chatbot simulation, cycle {cycle}")

@@ -13,8 +13,9 @@ One run, step by step, each recorded in `retrain_runs` with its output:
    that does not beat its starting point is not registered, and the run is skipped;
 4. evaluate: candidate against production on the held-out split and on the corrected texts
    (mean loss per reply token); worse on held-out data: skipped;
-5. gates: every audit gate (`gates`, callables the audit stage provides; none by default) must
-   pass, else the run is skipped and the reason kept;
+5. gates: every gate in `gates` must pass, else the run is skipped, the reason kept on the run
+   and on the candidate version (which can then never be promoted); `tailor retrain` passes
+   `audit.gates.audit_gate`, the whole audit, unless `audit: false`;
 6. experiment: an experiment starts, candidate against production; it promotes or rolls back
    on its own as `Experiments.evaluate` looks at it (`tailor retrain --every` does each tick).
 
@@ -66,6 +67,10 @@ class RetrainConfig(ConfigSection):
     experiment_salt: str | None = option(
         "Seeds the experiments' splits (with the run id); random when unset.", None
     )
+    audit: bool = option(
+        "Run `tailor audit` on the candidate as a gate (thresholds: the audit section).", True
+    )
+    canaries: int = option("Canaries planted in the candidate's training copy, for the audit.", 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +351,7 @@ class RetrainFlow:
             epochs=self.config.epochs,
             learning_rate=self.config.learning_rate,
             max_examples=self.config.max_examples,
+            canaries=self.config.canaries,
         )
         try:
             [candidate] = train(config, registry=self.registry, progress=False)
@@ -388,12 +394,26 @@ class RetrainFlow:
         candidate = self.registry.get(run.output("finetune")["candidate"])
         production_ref = run.output("finetune")["production"]
         production = self.registry.get(production_ref) if production_ref else None
-        context = {"run": run.as_dict(), "dataset": run.output("prepare")["dataset"]}
-        results = [gate(candidate, production, context) for gate in self.gates]
+        context = {
+            "run": run.as_dict(),
+            "dataset": run.output("prepare")["dataset"],
+            "folder": str(self.folder(run)),
+        }
+        gates = list(self.gates)
+        if self.config.audit:
+            from tailorai.audit.gates import audit_gate
+
+            gates.append(audit_gate(self.store, project=self.project, log=self.log))
+        results = [gate(candidate, production, context) for gate in gates]
         failed = [r for r in results if not r.passed]
         output = {"gates": [_gate(r) for r in results]}
         if failed:
             names = ", ".join(f"{r.name} ({r.evidence})" if r.evidence else r.name for r in failed)
+            # On the version too, so it can never be promoted or tried by hand either.
+            self.registry.record_audit(
+                candidate.ref,
+                {"passed": False, "reason": f"retrain run {run.id}: {names}", "at": _now()},
+            )
             raise _Skip(f"audit gates failed: {names}; the candidate is not rolled out")
         return output
 

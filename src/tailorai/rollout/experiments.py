@@ -190,6 +190,12 @@ class Experiments:
         if len(weights) != 2 or any(not (w > 0 and math.isfinite(w)) for w in weights):
             raise ConfigError(f"weights must be two positive numbers, got {weights!r}.")
         found = self.registry.get(candidate)  # RegistryError names a missing version
+        if found.audit and found.audit.get("passed") is False:
+            raise RegistryError(
+                f"{found.ref} failed its audit ({found.audit.get('reason')}); a version that "
+                "fails a gate is never tried on users. See `tailor audit --version "
+                f"{found.ref}`."
+            )
         if control is None:
             production = self.registry.production(found.scope)
             control_ref = production.ref if production is not None else None
@@ -475,7 +481,17 @@ class Experiments:
         now: datetime,
     ) -> None:
         if action == "promoted":
-            self.registry.promote(experiment.version(CANDIDATE))
+            candidate = self.registry.get(experiment.version(CANDIDATE))
+            if candidate.audit and candidate.audit.get("passed") is False:
+                # Audited again while it ran, and failed: it never reaches production.
+                action = "rolled_back"
+                decision = {
+                    **decision,
+                    "action": action,
+                    "reason": f"the candidate failed its audit: {candidate.audit.get('reason')}",
+                }
+            else:
+                self.registry.promote(candidate.ref)
         values: dict[str, Any] = {"decision": _finite(decision), "state": state}
         if action == "ramp":
             values.update(stage=experiment.stage + 1, stage_started_at=now)

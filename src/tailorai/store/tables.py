@@ -127,6 +127,7 @@ class ModelVersionRow(Base):
     lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
     chat_template: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    audit: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the last audit's verdict
 
 
 class PromotionRow(Base):

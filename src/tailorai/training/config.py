@@ -107,6 +107,12 @@ class TrainConfig(ConfigSection):
     validation_share: float = option(
         "dpo: share of the preference pairs held out for validation, drawn with the seed.", 0.2
     )
+    canaries: int = option(
+        "Plant this many random canary secrets in an audit copy of the training examples; "
+        "`tailor audit` checks the model does not give them back (0: none).",
+        0,
+    )
+    canary_copies: int = option("Times each canary is planted.", 1)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -127,6 +133,12 @@ class TrainConfig(ConfigSection):
                 raise ConfigError(f"`{name}` must be a positive int, got {value!r}.")
         if self.max_examples is not None and self.max_examples <= 0:
             raise ConfigError(f"`max_examples` must be a positive int, got {self.max_examples}.")
+        if not isinstance(self.canaries, int) or not 0 <= self.canaries <= 256:
+            raise ConfigError(f"`canaries` must be an int in [0, 256], got {self.canaries!r}.")
+        if not isinstance(self.canary_copies, int) or self.canary_copies < 1:
+            raise ConfigError(
+                f"`canary_copies` must be a positive int, got {self.canary_copies!r}."
+            )
         if self.patience < 0:
             raise ConfigError(f"`patience` must be 0 or more, got {self.patience}.")
         if self.learning_rate is not None and not 0 < self.learning_rate < 1:

@@ -267,6 +267,27 @@ def training_arguments(
     )
 
 
+def _plant_canaries(config: TrainConfig, dataset: Dataset) -> dict[str, Any] | None:
+    """Train on an audit copy with `config.canaries` canaries planted (the dataset on disk is
+    untouched); what was planted, for the lineage, so the audit can look for it."""
+    if not config.canaries:
+        return None
+    from tailorai.audit.memorization import CANARY_PROMPT, make_canaries, plant_canaries
+
+    # Secret per dataset, scope and seed: repeatable, yet not the same in every model.
+    seed = int(
+        hashlib.sha256(f"{dataset.dataset_id}|{config.scope}|{config.seed}".encode()).hexdigest()[
+            :12
+        ],
+        16,
+    )
+    strings = make_canaries(config.canaries, seed=seed)
+    dataset.train = plant_canaries(
+        dataset.train, strings, copies=config.canary_copies, seed=config.seed
+    )
+    return {"strings": strings, "copies": config.canary_copies, "prompt": CANARY_PROMPT}
+
+
 def finetune(
     config: TrainConfig, *, progress: bool = True, parent: str | None = None
 ) -> TrainResult:
@@ -298,6 +319,7 @@ def finetune(
             dataset.train = sample.sample(dataset.train, config.max_examples)
         if len(dataset.validation) > held_out:
             dataset.validation = sample.sample(dataset.validation, held_out)
+    canaries = _plant_canaries(config, dataset)
     if len(dataset.train) < MIN_EXAMPLES[config.method]:
         warnings.warn(
             f"Only {len(dataset.train)} training examples for {config.method} fine-tuning of "
@@ -402,6 +424,8 @@ def finetune(
     }
     if parent or config.init_from:
         lineage["parent"] = parent or config.init_from
+    if canaries:
+        lineage["canaries"] = canaries
     return finish_run(
         trainer,
         tokenizer,

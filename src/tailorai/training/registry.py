@@ -89,6 +89,8 @@ class ModelVersion:
     lineage: dict[str, Any] = field(default_factory=dict)
     chat_template: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The last audit's verdict: {"passed", "reason", "at", "report"}; None: never audited.
+    audit: dict[str, Any] | None = None
 
     @property
     def adapter_path(self) -> Path | None:
@@ -112,6 +114,7 @@ class ModelVersion:
             "lineage": self.lineage,
             "chat_template": self.chat_template,
             "created_at": self.created_at.isoformat(),
+            "audit": self.audit,
         }
 
 
@@ -136,6 +139,7 @@ def _version(row: ModelVersionRow) -> ModelVersion:
         lineage=dict(row.lineage),
         chat_template=row.chat_template,
         created_at=_utc(row.created_at),
+        audit=dict(row.audit) if row.audit is not None else None,
     )
 
 
@@ -373,7 +377,9 @@ class Registry:
                 row = self._insert_next(s, record, folder)
                 target = Path(row.path)
                 version = _version(row)
-                manifest = {k: v for k, v in version.as_dict().items() if k != "stage"}
+                manifest = {
+                    k: v for k, v in version.as_dict().items() if k not in ("stage", "audit")
+                }
                 # Stage changes over the version's life and lives in the store alone; the
                 # manifest describes what never changes.
                 with (staging / _MANIFEST).open("w", encoding="utf-8") as f:
@@ -524,13 +530,30 @@ class Registry:
 
     # -- stages ------------------------------------------------------------------------------
 
-    def promote(self, ref: str) -> ModelVersion:
+    def record_audit(self, ref: str, verdict: Mapping[str, Any]) -> ModelVersion:
+        """Store an audit's verdict on `ref` (``{"passed": bool, "reason": ...}``)."""
+        target = self.get(ref)
+        with self.store.session() as s:
+            row = s.get(ModelVersionRow, self._row_id(s, target))
+            assert row is not None
+            row.audit = _json_dict("audit", verdict)
+            s.flush()
+            return _version(row)
+
+    def promote(self, ref: str, *, force: bool = False) -> ModelVersion:
         """Put `ref` in production for its scope; the version it replaces becomes archived.
+        A version whose last audit failed is refused unless `force`.
 
         >>> registry.promote("support@3").stage
         'production'
         """
         target = self.get(ref)
+        if target.audit and target.audit.get("passed") is False and not force:
+            raise RegistryError(
+                f"{target.ref} failed its audit ({target.audit.get('reason')}), so it cannot go "
+                f"to production. Train a better version, or audit it again (`tailor audit "
+                f"--version {target.ref}`) once the thresholds are what you want."
+            )
         now = datetime.now(UTC)
         with self.store.session() as s:
             row = s.get(ModelVersionRow, self._row_id(s, target), with_for_update=True)
