@@ -103,3 +103,57 @@ def test_reviewers_use_the_api_with_their_own_keys(store, tmp_path):
     assert stale.status_code == 409 and unknown.status_code == 404
     assert no_such.status_code == 404
     assert page.status_code == 200 and "Signed in as <strong>alice</strong>" in page.text
+
+
+def test_served_outputs_with_abuse_or_personal_data_and_active_learning_picks_are_flagged(
+    store, tmp_path
+):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tailorai.feedback.select import Candidate
+    from tailorai.generation.generation_log import GenerationLog
+    from tailorai.records import Generation
+
+    outputs = {
+        "rude": "You are a stupid idiot, shut up.",
+        "leak": "Your agent is reachable at jane.doe@example.com or 415-555-0132.",
+        "echo": "Thanks, we will write to you at bob@example.org.",  # the user gave it
+        "fine": "Thanks for your order, it ships tomorrow.",
+    }
+    for gid, text in outputs.items():
+        GenerationLog(store).add(
+            Generation(
+                id=gid,
+                project_id="shop",
+                task="chat_reply",
+                rung="zero_shot",
+                output=text,
+                backend="LocalBackend",
+                inputs={"message": "My address is bob@example.org"} if gid == "echo" else {},
+            )
+        )
+    queue = ReviewQueue(store, project="shop")
+    counts = queue.flag_outputs()
+    assert counts["checked"] == 7 and counts["offensive"] == 1 and counts["pii"] == 1
+    reasons = {i["generation_id"]: [r["source"] for r in i["reasons"]] for i in queue.items()}
+    assert reasons == {"rude": ["offensive"], "leak": ["pii"]}
+    assert "EMAIL_ADDRESS" in queue.items()[1]["reasons"][0]["detail"]
+    assert queue.flag_outputs() == counts  # again: the same items, no duplicates
+    assert len(queue.items()) == 2
+
+    picked = [Candidate("fine", None, None, "chat_reply", 0.9, ["least sure reply"])]
+    assert queue.flag_selected(picked) == 1
+    assert [r["source"] for r in queue.items()[-1]["reasons"]] == ["active_learning"]
+
+    # The same sweep from the command line, on a database of its own.
+    env = {**os.environ, "TAILOR_DATABASE_URL": str(store.url), "TAILOR_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tailorai.cli", "audit", "outputs", "--days", "0", "--project",
+         "shop", "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["offensive"] == 1

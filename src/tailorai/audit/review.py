@@ -124,6 +124,54 @@ class ReviewQueue:
             self.flag(generation_id, "negative_feedback", "thumbs down, 1-2 stars or corrected")
         return len(fresh)
 
+    def flag_outputs(
+        self,
+        *,
+        since: datetime | None = None,
+        detector: Any = None,
+        offensive_at: float = 0.5,
+        leak_types: tuple[str, ...] | None = None,
+    ) -> dict[str, int]:
+        """Check the project's generations made since `since` (all when None) for offensive
+        language and personal data their request did not hold, and flag those; the counts."""
+        from tailorai.audit.memorization import LEAK_ENTITIES, pii_in_outputs
+        from tailorai.audit.text_metrics import offensive
+
+        leak_types = leak_types or LEAK_ENTITIES
+        query = select(GenerationRow.id, GenerationRow.output, GenerationRow.inputs).where(
+            GenerationRow.project_id == self.project, ~GenerationRow.task.startswith("audit:")
+        )
+        if since is not None:
+            query = query.where(GenerationRow.created_at >= since)
+        with self.store.session() as s:
+            rows = [r for r in s.execute(query.order_by(GenerationRow.created_at)) if r.output]
+        counts = {"checked": len(rows), "offensive": 0, "pii": 0}
+        if not rows:
+            return counts
+        for row, score in zip(rows, offensive([r.output for r in rows]), strict=True):
+            if score >= offensive_at:
+                self.flag(row.id, "offensive", f"offensive language ({score:.2f})")
+                counts["offensive"] += 1
+        leaked: dict[int, set[str]] = {}
+        for finding in pii_in_outputs([r.output for r in rows], detector=detector):
+            request = str(rows[finding.output].inputs or "").lower()
+            if finding.entity_type in leak_types and finding.text.lower() not in request:
+                leaked.setdefault(finding.output, set()).add(finding.entity_type)
+        for index, types in leaked.items():
+            self.flag(
+                rows[index].id, "pii", "personal data in the output: " + ", ".join(sorted(types))
+            )
+        counts["pii"] = len(leaked)
+        return counts
+
+    def flag_selected(self, candidates: Any) -> int:
+        """Flag active-learning picks (`feedback.select.Candidate`s) with their reasons."""
+        count = 0
+        for candidate in candidates:
+            self.flag(candidate.generation_id, "active_learning", "; ".join(candidate.reasons))
+            count += 1
+        return count
+
     def items(
         self, *, status: str | None = "pending", limit: int = 50, item_id: int | None = None
     ) -> list[dict[str, Any]]:

@@ -187,6 +187,9 @@ def select_command(
     budget: int = typer.Option(..., "--budget", help="How many generations to pick (>= 1)."),
     since: str | None = _SINCE_MADE,
     out: Path | None = typer.Option(None, "--out", help="Also write them to this JSONL file."),
+    review: bool = typer.Option(
+        False, "--review", help="Also put them in the review queue, with their reasons."
+    ),
     project: str | None = _PROJECT,
     config: Path | None = _CONFIG,
     as_json: bool = _JSON,
@@ -204,6 +207,11 @@ def select_command(
     moment = parse_since(since)
     with _store(project, config) as (store, project):
         candidates = select_candidates(store, project, budget, since=moment)
+        if review:
+            from tailorai.audit.review import ReviewQueue
+
+            flagged = ReviewQueue(store, project=project).flag_selected(candidates)
+            Console(stderr=True).print(f"{flagged} put in the review queue.")
     rows = [c.as_dict() for c in candidates]
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tailorai.records import Event
 from tailorai.segments.features import UserFeatures, compute_features
-from tailorai.store.tables import UserFeatureRow
+from tailorai.store.tables import UserFeatureRow, UserRow
+
+# Identify traits that name or reach a person are not kept in the users table: the audits and
+# segments need attributes (gender, age, plan), not contact details.
+DIRECT_IDENTIFIERS = frozenset(
+    {"email", "phone", "name", "first_name", "last_name", "firstName", "lastName", "address",
+     "ip", "username", "avatar", "birthday"}
+)  # fmt: skip
 
 __all__ = ["FeatureStore", "UserRecord"]
 
@@ -123,6 +130,7 @@ class FeatureStore:
             connection.execute(
                 delete(table).where(table.c.project_id == project_id, table.c.user_key.in_(merged))
             )
+        _remember_traits(connection, project_id, by_user, now)
         if self.assigner is not None:
             self.assigner.apply(connection, project_id, touched, segments)
         return touched
@@ -182,3 +190,44 @@ class FeatureStore:
         with self.store.session() as s:
             sizes = {segment: int(n) for segment, n in s.execute(query)}
         return dict(sorted(sizes.items(), key=lambda item: -item[1]))
+
+
+def _remember_traits(
+    connection: Any, project_id: str, by_user: dict[str, list[Event]], now: datetime
+) -> None:
+    """Merge identified users' traits (direct identifiers left out) into the users table."""
+    traits: dict[str, dict[str, Any]] = {}
+    for user, events in by_user.items():
+        for event in events:
+            if event.type == "identify" and event.user_id:
+                kept = {k: v for k, v in event.properties.items() if k not in DIRECT_IDENTIFIERS}
+                traits.setdefault(user, {}).update(kept)
+    if not traits:
+        return
+    table = UserRow.__table__
+    known = dict(
+        connection.execute(
+            select(table.c.id, table.c.traits).where(
+                table.c.project_id == project_id, table.c.id.in_(list(traits))
+            )
+        ).all()
+    )
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[connection.dialect.name](
+        table
+    )
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=["project_id", "id"],
+            set_={"traits": insert.excluded.traits, "last_seen": insert.excluded.last_seen},
+        ),
+        [
+            {
+                "project_id": project_id,
+                "id": user,
+                "traits": {**(known.get(user) or {}), **new},
+                "first_seen": now,
+                "last_seen": now,
+            }
+            for user, new in traits.items()
+        ],
+    )
