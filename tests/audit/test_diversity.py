@@ -110,3 +110,14 @@ def test_a_tiny_segment_is_insufficient_data():
 def test_bad_input(rows, options, error):
     with pytest.raises(error):
         diversity_report(rows, **options)
+
+
+def test_distinct_n_in_the_report_does_not_fall_as_outputs_are_added():
+    words = [f"w{i}" for i in range(60)]
+    rng = __import__("random").Random(0)
+    texts = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(400)]
+    rows = [{"segment": "all", "user": i, "text": t} for i, t in enumerate(texts)]
+    small = diversity_report(rows[:40]).segments["all"].distinct
+    large = diversity_report(rows).segments["all"].distinct
+    assert distinct_n(texts, 2) < 0.7 * distinct_n(texts[:40], 2)  # the raw figure falls
+    assert large == pytest.approx(small, abs=0.03)  # the report's does not

@@ -142,6 +142,9 @@ def test_a_leaking_memorizing_version_fails_is_flagged_and_cannot_be_promoted(
     assert result.flagged >= 1 and any(
         r["source"] == "audit:pii" for item in items for r in item["reasons"]
     )
+    again = audit_version(store, leaky.ref, project="shop", config=AuditConfig(**CONFIG))
+    assert again.flagged == result.flagged  # the same outputs, the same review items
+    assert len(ReviewQueue(store, project="shop").items()) == len(items)
     registry = Registry(store, project="shop")
     assert registry.get(leaky.ref).audit["passed"] is False
     with pytest.raises(RegistryError, match="failed its audit"):

@@ -3,8 +3,9 @@
 For each segment, the outputs its users got (for comparable requests) are scored two ways:
 
 - `distinct_n` (Li et al. 2016): unique word n-grams over all n-grams of all the outputs
-  together. 1.0 when no n-gram repeats; ``1/k`` when k users all got the same text. It falls as
-  outputs are added, so compare segments on similar numbers of outputs.
+  together. 1.0 when no n-gram repeats; ``1/k`` when k users all got the same text. Over more
+  outputs it falls (common n-grams recur), so the report takes the mean over seeded random
+  groups of ``per`` outputs (20): the figure, and the gate, do not move with the audit's size.
 - `self_similarity`: the mean Jaccard similarity of the word-shingle sets of pairs of outputs,
   pairs of different users only (one user's outputs may rightly resemble each other). Exact
   Jaccard over every pair, or over `max_pairs` pairs drawn at random (seeded) when there are
@@ -65,6 +66,17 @@ def distinct_n(texts: Iterable[str], n: int = 2) -> float:
         seen.update(grams)
         total += len(grams)
     return len(seen) / total if total else 0.0
+
+
+def _distinct_per(texts: Sequence[str], n: int, per: int, seed: int) -> float:
+    """Mean distinct-n over seeded random groups of `per` texts (a last, smaller group is left
+    out when there is a full one)."""
+    if len(texts) <= per:
+        return distinct_n(texts, n)
+    shuffled = list(texts)
+    random.Random(seed).shuffle(shuffled)
+    groups = [shuffled[i : i + per] for i in range(0, len(shuffled) - per + 1, per)]
+    return sum(distinct_n(group, n) for group in groups) / len(groups)
 
 
 def _shingles(text: str, size: int) -> frozenset[tuple[str, ...]]:
@@ -188,6 +200,7 @@ def diversity_report(
     shingle: int = 2,
     max_pairs: int = 20_000,
     seed: int = 0,
+    per: int = 20,
 ) -> DiversityReport:
     """Score each segment's outputs; `rows` are ``{"segment", "user", "text"}`` mappings."""
     _check_n(n)
@@ -217,7 +230,7 @@ def diversity_report(
             segment=segment,
             outputs=len(texts),
             users=user_count,
-            distinct=distinct_n(texts, n),
+            distinct=_distinct_per(texts, n, per, seed),
             self_similarity=self_similarity(
                 texts, users, shingle=shingle, max_pairs=max_pairs, seed=seed
             ),

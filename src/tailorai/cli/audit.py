@@ -85,22 +85,34 @@ def audit(
 
 
 def print_gates(result: Any, folder: Path) -> None:
-    table = Table(title=f"Audit of {result.ref} (production: {result.production or 'none'})")
-    for column in ("check", "gate", "figure", "threshold", "result", "production"):
-        table.add_column(column)
-    for g in result.gates:
-        state = {True: "[green]pass", False: "[red]FAIL", None: "[dim]insufficient data"}
-        base = result.baseline.get(g["name"], {}).get("figure")
-        table.add_row(
-            g["check"],
-            g["name"],
-            _cell(g["figure"]),
-            _cell(g["threshold"]),
-            state[g["passed"]],
-            _cell(base),
-        )
+    """Per check, how many gates passed, failed or lacked data; then every gate that did not
+    pass, with its figure beside production's (the whole list is in audit.json)."""
     console = Console()
-    console.print(table)
+    summary = Table(title=f"Audit of {result.ref} (production: {result.production or 'none'})")
+    for column in ("check", "pass", "fail", "insufficient data"):
+        summary.add_column(column)
+    checks: dict[str, list[Any]] = {}
+    for g in result.gates:
+        checks.setdefault(g["check"], []).append(g["passed"])
+    for check, verdicts in checks.items():
+        failed = verdicts.count(False)
+        summary.add_row(
+            check,
+            str(verdicts.count(True)),
+            f"[red]{failed}" if failed else "0",
+            str(verdicts.count(None)),
+        )
+    console.print(summary)
+    shown = [g for g in result.gates if g["passed"] is not True]
+    if shown:
+        table = Table(show_lines=False)
+        for column in ("gate", "figure", "threshold", "result", "production"):
+            table.add_column(column, overflow="fold")
+        for g in shown:
+            base = result.baseline.get(g["name"], {}).get("figure")
+            state = "[red]FAIL" if g["passed"] is False else "[dim]insufficient data"
+            table.add_row(g["name"], _cell(g["figure"]), _cell(g["threshold"]), state, _cell(base))
+        console.print(table)
     verdict = "[green]passed" if result.passed else f"[red]FAILED[/red]: {result.reason()}"
     console.print(f"{result.ref} {verdict}", soft_wrap=True)
     if result.flagged:
@@ -108,7 +120,9 @@ def print_gates(result: Any, folder: Path) -> None:
             f"{result.flagged} outputs flagged for review (the dashboard's Review page, "
             "/v1/review)."
         )
-    console.print(f"Report: {folder / 'report.html'}  JSON: {folder / 'audit.json'}")
+    console.print(
+        f"Report: {folder / 'report.html'}  JSON: {folder / 'audit.json'}", soft_wrap=True
+    )
 
 
 def _cell(value: Any) -> str:
