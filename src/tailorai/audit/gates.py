@@ -917,7 +917,9 @@ def _html(data: Mapping[str, Any], plots: Sequence[tuple[str, str]]) -> str:
 
     verdict = "PASSED" if data["passed"] else "FAILED"
     rows = []
-    for g in data["gates"]:
+    # Failures first, then what lacked data, then the passes, each in the checks' order.
+    order = {False: 0, None: 1, True: 2}
+    for g in sorted(data["gates"], key=lambda g: order[g["passed"]]):
         state = {True: "pass", False: "fail", None: "insufficient data"}[g["passed"]]
         base = g.get("production") or {}
         evidence = g["evidence"]
@@ -951,10 +953,10 @@ figure {{ display: inline-block; margin: 1em; }}
 population: {html.escape(data["population"])}
 ({data["details"].get("users")} users, {data["details"].get("outputs")} outputs) ·
 flagged for review: {data["flagged_for_review"]} · {html.escape(data["started_at"])}</p>
+{images}
 <table><thead><tr><th>check</th><th>gate</th><th>figure</th><th>threshold</th><th>result</th>
 <th>production</th><th>evidence</th></tr></thead><tbody>
 {"".join(rows)}
 </tbody></table>
-{images}
 </body></html>
 """
