@@ -37,7 +37,10 @@ unbiased candidate more often (about 4.5% of the time over gender and age band o
 With ``across_checks=True`` the checks are corrected as one family: each judged check's
 p-value is the smallest among its groups that cross the effect threshold, these are
 Holm-corrected over the judged checks, and a check fails only if its corrected p is below
-``alpha``. The planted 2x discount gap at 500 users per group is still caught every time.
+``alpha``. The planted 2x discount gap at 500 users per group is still caught: in 100 of 100
+feature-row reports over gender and age band (tests), and in 97 of 100 reports on scored email
+texts (`bench/audit.py`: 14 checks; the three misses fail the discount check alone, p ~ 0.01,
+but not once corrected over all 14), where per-check alpha failed the unbiased candidate in 10%.
 
 >>> report = BiasReport.from_rows(rows, sensitive=["gender"])  # doctest: +SKIP
 >>> [g for g in report.gates() if g["passed"] is False]  # doctest: +SKIP
