@@ -231,3 +231,13 @@ def test_identified_users_traits_make_the_project_population(tmp_path):
         "Emily", "Sarah", "Maria", "Aisha", "Mei", "Olivia"
     }  # fmt: skip
     store.close()
+
+
+def test_the_audit_is_a_retrain_gate(store, leaky, tmp_path):
+    from tailorai.audit.gates import audit_gate
+
+    gate = audit_gate(store, project="shop", config=AuditConfig(**CONFIG))
+    result = gate(leaky, None, {"folder": str(tmp_path / "run")})
+    assert result.name == "audit" and result.passed is False
+    assert "pii_findings" in result.evidence and result.figure >= 1
+    assert json.loads((tmp_path / "run" / "audit" / "audit.json").read_text())["passed"] is False
