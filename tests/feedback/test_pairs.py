@@ -118,7 +118,8 @@ def test_a_popular_prompt_gives_capped_pairs_over_many_outputs(store, monkeypatc
 
 
 def test_export_preferences_writes_what_dpo_reads(store, tmp_path):
-    report = export_preferences(store, "shop", tmp_path / "feedback")
+    # Without the anonymizer (its work is the next test's), the file is the pairs, exactly.
+    report = export_preferences(store, "shop", tmp_path / "feedback", anonymizer=None)
     path = tmp_path / "feedback" / "preferences.jsonl"
     assert report == {
         "path": str(path),
@@ -182,3 +183,17 @@ def test_exported_corrections_are_read_by_data_prepare(store, tmp_path, tokenize
     later = export_corrections(store, "shop", out, since=T0 + timedelta(days=365))
     assert later == {"path": str(out), "examples": 0, "skipped": {}}
     assert out.read_text(encoding="utf-8") == ""
+
+
+def test_exported_pairs_hold_no_personal_data(store, tmp_path):
+    log = FeedbackLog(store)
+    log.add(
+        "shop",
+        "fixed",
+        correction="Write to jane.doe@example.com or call 415-555-0132 about the refund.",
+    )
+    report = export_preferences(store, "shop", tmp_path)
+    raw = (tmp_path / "preferences.jsonl").read_text(encoding="utf-8")
+    assert "jane.doe@example.com" not in raw and "415-555-0132" not in raw
+    assert "<EMAIL_ADDRESS>" in raw and "<PHONE_NUMBER>" in raw
+    assert report["pairs"] == len(preference_pairs(store, "shop"))  # none lost on the way

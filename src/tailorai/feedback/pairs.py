@@ -25,8 +25,9 @@ when both sides share them, else None.
 
 `since` keeps feedback given at or after it (a thumbs pair: when either side's latest feedback
 is), so a retrain picks up corrections made to older generations too. Exported files hold
-users' own words: the data pipeline anonymizes corrections.jsonl; preferences.jsonl is used
-as written.
+users' own words: the data pipeline anonymizes corrections.jsonl, and `export_preferences`
+runs the same anonymize step over every pair's prompt, chosen and rejected text (a pair it
+cannot anonymize is left out and counted, never written with its personal data).
 """
 
 from __future__ import annotations
@@ -274,16 +275,69 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(partial, path)
 
 
+def _anonymized(
+    pairs: list[dict[str, Any]], skipped: Counter[str], anonymizer: Any
+) -> list[dict[str, Any]]:
+    """The pairs with personal data replaced in every text, as the data pipeline does it."""
+    from tailorai.records import Conversation, Message
+
+    if not pairs:
+        return pairs
+    records = [
+        Conversation(
+            id=str(i),
+            user_id=pair.get("user_id"),
+            messages=[
+                *(Message(m["role"], m["content"]) for m in pair["prompt"]),
+                Message("assistant", pair["chosen"]),
+                Message("assistant", pair["rejected"]),
+            ],
+            source="preferences",
+            line=i,
+        )
+        for i, pair in enumerate(pairs)
+    ]
+    done = {int(r.id): r for r in anonymizer.run(records)}
+    kept = []
+    for i, pair in enumerate(pairs):
+        record = done.get(i)
+        if record is None:
+            skipped["anonymize_failed"] += 1
+            continue
+        *prompt, chosen, rejected = record.messages
+        kept.append(
+            {
+                **pair,
+                "prompt": [m.as_dict() for m in prompt],
+                "chosen": chosen.content,
+                "rejected": rejected.content,
+            }
+        )
+    return kept
+
+
 def export_preferences(
-    store: Any, project: str, out_dir: str | Path, *, since: datetime | None = None
+    store: Any,
+    project: str,
+    out_dir: str | Path,
+    *,
+    since: datetime | None = None,
+    anonymizer: Any = "placeholder",
 ) -> dict[str, Any]:
-    """Write `out_dir/preferences.jsonl`, one pair a line; return the counts.
+    """Write `out_dir/preferences.jsonl`, one pair a line, anonymized by `anonymizer` (an
+    `Anonymize` step; placeholders by default); return the counts.
 
     >>> export_preferences(store, "shop", "feedback")
     {'path': 'feedback/preferences.jsonl', 'pairs': 3, 'sources': {'correction': 2,
      'thumbs': 1}, 'skipped': {'same_text': 1}}
     """
     pairs, skipped = _pairs(store, project, since)
+    if anonymizer == "placeholder":
+        from tailorai.data.anonymize import Anonymize
+
+        anonymizer = Anonymize()
+    if anonymizer is not None:  # None: the caller has anonymized what it stores
+        pairs = _anonymized(pairs, skipped, anonymizer)
     path = Path(out_dir) / PREFERENCES_FILE
     _write_jsonl(path, pairs)
     sources = Counter(p["source"] for p in pairs)
