@@ -231,3 +231,29 @@ def test_the_saved_template_encodes_prompts_exactly_as_training_did(tiny_dataset
     asked = encode_chat(tokenizer, chat[:1], add_generation_prompt=True, template=saved)
     assert saved == result.chat_template
     assert trained.input_ids[: len(asked.input_ids)] == asked.input_ids
+
+
+def test_qlora_quantizes_the_base_to_4_bit_nf4():
+    from tailorai.training.finetune import quantization_config
+
+    config = quantization_config()
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_use_double_quant
+
+
+def _cuda_and_bitsandbytes() -> bool:
+    import importlib.util
+
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
+
+
+@pytest.mark.skipif(not _cuda_and_bitsandbytes(), reason="QLoRA needs a CUDA GPU and bitsandbytes")
+def test_qlora_trains_an_adapter_on_a_4_bit_base(tiny_dataset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewExamplesWarning)
+        result = finetune(_config(tiny_dataset, method="qlora", epochs=2), progress=False)
+    losses = [loss for _, loss in result.metrics["train_loss"]]
+    assert losses[-1] < losses[0]
+    assert (result.artifact_dir / "adapter" / "adapter_config.json").is_file()

@@ -299,7 +299,7 @@ def test_concurrent_registers_take_distinct_numbers(registry, artifacts):
         ("x@1", {}, "is not allowed"),
         ("support", {"scope": "segment"}, "Scope 'segment' is not one of global"),
         ("support", {"scope": "team:1"}, "not one of global, segment:NAME or user:ID"),
-        ("support", {"method": "qlora"}, "Method 'qlora' is not one of full, lora, dora"),
+        ("support", {"method": "prefix"}, "Method 'prefix' is not one of full, lora, dora"),
         ("support", {"config": {"bad": object()}}, "`config` must hold plain JSON values"),
         ("taken", {"scope": "user:42"}, "already has versions in scope 'global'"),
     ],

@@ -131,7 +131,16 @@ def _model(config: TrainConfig, base: str) -> Any:
                 "QLoRA needs a CUDA GPU and this machine has none: use --method lora."
             )
     torch.manual_seed(config.seed)
-    model = AutoModelForCausalLM.from_pretrained(base)
+    if config.method == "qlora":
+        # The frozen base in 4-bit NF4 on the GPU; the adapter trains in bfloat16 on top.
+        model = AutoModelForCausalLM.from_pretrained(
+            base, quantization_config=quantization_config(), device_map={"": 0}
+        )
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base)
     if not config.is_adapter:
         return model
     from peft import PeftModel, get_peft_model
@@ -139,6 +148,20 @@ def _model(config: TrainConfig, base: str) -> Any:
     if config.init_from:
         return PeftModel.from_pretrained(model, config.init_from, is_trainable=True)
     return get_peft_model(model, lora_config(config))
+
+
+def quantization_config() -> Any:
+    """QLoRA's base-model quantization (Dettmers et al. 2023): 4-bit NormalFloat weights, double
+    quantization of their scales, bfloat16 compute."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
 
 
 def lora_config(config: TrainConfig) -> Any:

@@ -61,7 +61,8 @@ __all__ = [
     "parse_ref",
 ]
 
-METHODS = ("full", "lora", "dora", "dpo")
+# qlora: a LoRA adapter trained on a 4-bit base; served on the full-precision base like any.
+METHODS = ("full", "lora", "dora", "qlora", "dpo")
 STAGES = ("candidate", "production", "archived")
 EXPORT_FORMATS = ("peft", "merged", "openai")
 
