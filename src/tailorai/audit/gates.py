@@ -215,58 +215,68 @@ def _simulated(count: int, rng: random.Random) -> list[AuditUser]:
     return users
 
 
-def _project_users(store: Any, project: str, sensitive: Sequence[str]) -> list[AuditUser]:
+def _project_users(
+    store: Any, project: str, config: AuditConfig, rng: random.Random
+) -> tuple[int, list[AuditUser]]:
+    """How many of the project's users carry a sensitive trait, and `config.users` of them
+    drawn at random (one pass over the table, keeping only the sample)."""
     from sqlalchemy import select
 
     from tailorai.segments import FeatureStore
     from tailorai.store.tables import UserRow
 
+    traits_of = [a for a in config.sensitive if a != "segment"]
+    seen, sample = 0, []
     with store.session() as s:
         rows = s.execute(
-            select(UserRow.id, UserRow.traits).where(UserRow.project_id == project)
-        ).all()
-    features = FeatureStore(store)
+            select(UserRow.id, UserRow.traits)
+            .where(UserRow.project_id == project)
+            .order_by(UserRow.id)
+            .execution_options(yield_per=5_000)
+        )
+        for user_id, traits in rows:
+            traits = dict(traits or {})
+            if "age_band" not in traits and traits.get("age") is not None:
+                traits["age_band"] = age_band(traits.get("age"))
+            if not any(traits.get(a) not in (None, "") for a in traits_of):
+                continue
+            seen += 1  # reservoir sampling: every qualifying user equally likely
+            if len(sample) < config.users:
+                sample.append((str(user_id), traits))
+            elif (slot := rng.randrange(seen)) < config.users:
+                sample[slot] = (str(user_id), traits)
+    records = FeatureStore(store).get_many(project, [user for user, _ in sample])
     now = datetime.now(UTC)
-    rng = random.Random(project)
     users = []
-    for user_id, traits in rows:
-        traits = dict(traits or {})
-        if "age_band" not in traits and traits.get("age") is not None:
-            traits["age_band"] = age_band(traits.get("age"))
-        if not any(traits.get(a) not in (None, "") for a in sensitive if a != "segment"):
-            continue
-        record = features.get(project, user_id)
+    for user_id, traits in sample:
+        record = records.get(user_id)
+        segment = record.segment if record is not None else None
         users.append(
             AuditUser(
-                id=str(user_id),
-                groups={
-                    a: (record.segment if record is not None else None)
-                    if a == "segment"
-                    else traits.get(a)
-                    for a in sensitive
-                },
-                segment=record.segment if record is not None else None,
+                id=user_id,
+                groups={a: segment if a == "segment" else traits.get(a) for a in config.sensitive},
+                segment=segment,
                 features=record.features.values(now) if record is not None else {},
-                name=str(traits.get("first_name") or _first_name(traits.get("gender"), rng)),
+                name=_first_name(traits.get("gender"), rng),
                 age=str(traits.get("age") or "40"),
             )
         )
-    return users
+    return seen, users
 
 
 def population(store: Any, project: str, config: AuditConfig) -> tuple[str, list[AuditUser]]:
     """`(kind, users)`: who the audit writes for (see the module's docstring)."""
     rng = random.Random(config.seed)
     if config.population != "simulated":
-        users = _project_users(store, project, config.sensitive)
-        if config.population == "project" or len(users) >= config.min_group:
+        found, users = _project_users(store, project, config, rng)
+        if config.population == "project" or found >= config.min_group:
             if not users:
                 raise ConfigError(
                     f"Project {project} has no users with any of the traits "
                     f"{', '.join(config.sensitive)}; identify users with them, or audit with "
                     "population: simulated."
                 )
-            return "project", rng.sample(users, min(config.users, len(users)))
+            return "project", users
     return "simulated", _simulated(config.users, rng)
 
 
@@ -280,8 +290,10 @@ class _Writer:
         from tailorai.generation.local_backend import LocalBackend
 
         if version is not None and version.adapter_path is None:
+            from tailorai.training.evaluate import _version_model_dir
+
             self.backend = LocalBackend(
-                str(version.path / "model"), max_batch=16, chat_template=version.chat_template
+                str(_version_model_dir(version)), max_batch=16, chat_template=version.chat_template
             )
             self.adapter = None
         else:
@@ -413,6 +425,7 @@ def _write_all(
             "segment": user.segment or "all",
             "groups": dict(user.groups),
             "goal": goal,
+            "request": goal.format(name=user.name, age=user.age),
             "text": text,
         }
         for (user, goal), text in zip(asked, texts, strict=True)
@@ -516,7 +529,7 @@ def _memorization_gates(
         max_exact_match_rate=config.max_exact_match_rate,
         max_ngram_overlap_rate=config.max_ngram_overlap_rate,
     )
-    requests = [r["goal"] for r in outputs.rows] + [
+    requests = [r["request"] for r in outputs.rows] + [
         r["request"] for p in outputs.probes.values() for r in p.records
     ]
     findings = report.pii or []
@@ -762,7 +775,7 @@ def _flag_for_review(
     texts = [r["text"] for r in outputs.rows]
     probe_records = [r for p in outputs.probes.values() for r in p.records]
     every = [*texts, *(r["output"] for r in probe_records)]
-    requests = [r["goal"] for r in outputs.rows] + [r["request"] for r in probe_records]
+    requests = [r["request"] for r in outputs.rows] + [r["request"] for r in probe_records]
     scores = offensive(every) if every else []
     for index, (text, request, score) in enumerate(zip(every, requests, scores, strict=True)):
         if index in pii:

@@ -208,17 +208,24 @@ def _alternative_secrets(secret: str, k: int, rng: random.Random) -> list[str]:
 
 
 def _normal_exposure(value: float, others: Sequence[float]) -> float:
-    """``-log2 P[X <= value]`` for X normal with the mean and deviation of `others`."""
+    """``-log2 P[X <= value]``, X skew-normal fitted to `others` (Carlini et al. 2019, 4.3:
+    the log-perplexities of random secrets are close to skew-normal; a plain normal overstates
+    the lower tail when they lean towards it). A normal with their mean and deviation when the
+    fit fails."""
+    from scipy import stats
+
     mean = sum(others) / len(others)
     std = math.sqrt(sum((x - mean) ** 2 for x in others) / max(len(others) - 1, 1))
     if std == 0:
         return math.inf if value < mean else 0.0
-    z = (value - mean) / std
-    p = 0.5 * math.erfc(-z / math.sqrt(2))
-    if p > 1e-300:
-        return -math.log2(p)
-    # Far in the lower tail erfc underflows: log Phi(z) ~ -z^2/2 - log(-z * sqrt(2 pi)).
-    return (z * z / 2 + math.log(-z * math.sqrt(2 * math.pi))) / math.log(2)
+    try:
+        shape, loc, scale = stats.skewnorm.fit(others)
+        log_p = float(stats.skewnorm.logcdf(value, shape, loc, scale))
+    except (ValueError, RuntimeError, FloatingPointError):
+        log_p = math.nan
+    if not math.isfinite(log_p):
+        log_p = float(stats.norm.logcdf((value - mean) / std))
+    return max(0.0, -log_p / math.log(2))
 
 
 def canary_exposure(
