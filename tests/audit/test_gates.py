@@ -241,3 +241,31 @@ def test_the_audit_is_a_retrain_gate(store, leaky, tmp_path):
     assert result.name == "audit" and result.passed is False
     assert "pii_findings" in result.evidence and result.figure >= 1
     assert json.loads((tmp_path / "run" / "audit" / "audit.json").read_text())["passed"] is False
+
+
+def test_the_dashboard_lists_versions_with_their_audit_and_serves_the_report(
+    store, clean, tmp_path
+):
+    import httpx
+
+    from tailorai.projects import create_key
+    from tailorai.server import create_app
+    from tests.server.conftest import serve
+
+    registry = Registry(store, project="shop")
+    (tmp_path / "report.html").write_text("<h1>Audit of clean@1: FAILED</h1>")
+    verdict = {"passed": False, "reason": "distinct_2 = 0.1", "report": None}
+    key = create_key(store, "shop", "secret", name="carol")
+    for url in serve(create_app(store, rate_limit=0, home=tmp_path)):
+        with httpx.Client(base_url=url, timeout=30, cookies={"tailor_key": key}) as http:
+            registry.record_audit(clean.ref, verdict)  # audited without writing a report
+            unaudited = http.get(f"/models/{clean.ref}/audit")
+            registry.record_audit(clean.ref, {**verdict, "report": str(tmp_path / "audit.json")})
+            listing = http.get("/models")
+            report = http.get(f"/models/{clean.ref}/audit")
+            missing = http.get("/models/nope@1/audit")
+    assert listing.status_code == 200
+    assert "clean@1" in listing.text and "failed</strong>: distinct_2 = 0.1" in listing.text
+    assert report.status_code == 200 and "Audit of clean@1: FAILED" in report.text
+    assert missing.status_code == 404 and "nope" in missing.text
+    assert unaudited.status_code == 404 and "tailor audit --version clean@1" in unaudited.text

@@ -219,3 +219,51 @@ async def review_decision(
             f"<p>{html.escape(str(exc))}</p><p><a href='/review'>Back</a></p>", status
         )
     return RedirectResponse("/review", status_code=303)
+
+
+@router.get("/models", response_class=HTMLResponse)
+async def models_page(request: Request, services: Services = Depends(get_services)) -> Response:
+    """Every version of the project, its stage and its last audit's verdict."""
+    from tailorai.training.registry import Registry
+
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    versions = await run_in_threadpool(
+        lambda: Registry(services.store, project=key.project_id).list()
+    )
+    return templates.TemplateResponse(
+        request,
+        "models.html",
+        {"versions": sorted(versions, key=lambda v: v.created_at, reverse=True),
+         "project": key.project_id},
+    )  # fmt: skip
+
+
+@router.get("/models/{ref}/audit", response_class=HTMLResponse)
+async def audit_report(
+    ref: str, request: Request, services: Services = Depends(get_services)
+) -> Response:
+    """The HTML report of a version's last audit, as `tailor audit` wrote it."""
+    from tailorai.errors import RegistryError
+    from tailorai.training.registry import Registry
+
+    key = _signed_in(request, services)
+    if key is None:
+        return _login(request)
+    try:
+        version = await run_in_threadpool(
+            lambda: Registry(services.store, project=key.project_id).get(ref)
+        )
+    except RegistryError as exc:
+        return HTMLResponse(f"<p>{html.escape(str(exc))}</p><p><a href='/models'>Back</a></p>", 404)
+    written = (version.audit or {}).get("report")
+    page = Path(written).with_name("report.html") if written else None
+    if page is None or not page.is_file():
+        return HTMLResponse(
+            f"<p>No audit report of {html.escape(version.ref)} on this server: run "
+            f"<code>tailor audit --version {html.escape(version.ref)}</code>.</p>"
+            "<p><a href='/models'>Back</a></p>",
+            404,
+        )
+    return HTMLResponse(await run_in_threadpool(page.read_text, "utf-8"))
