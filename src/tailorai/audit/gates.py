@@ -8,17 +8,21 @@ What the audit makes the version do, and what it judges:
 - **a population**: the project's users whose traits carry a sensitive attribute
   (``population: project``), or simulated users with the real demographics of a UCI Adult
   sample shipped with tailorai (``simulated``; ``auto`` takes the project's users when there
-  are at least ``min_group`` of them). A user without an attribute is in group "unknown".
+  are at least ``min_group`` of them; ``users`` are drawn at random in one pass). A user
+  without an attribute is in group "unknown"; ``segment`` as an attribute is the user's
+  segment.
   Each user gets the project's prompt for ``task`` (with made-up interests, device and
   engagement for simulated users, so prompts differ the way real ones do) for each of the
   ``goals``, which name the user by a first name that fits their gender and state their age.
-- **bias**: the outputs' offers, sentiment, offensiveness, length and reading level per group
-  (`bias.BiasReport`, corrected across checks), and counterfactual probes per attribute in
+- **bias**: the outputs' offers, the ``categories`` they recommend, sentiment, offensiveness,
+  length and reading level per group (`bias.BiasReport`, corrected across checks as one
+  family), and counterfactual probes per attribute in
   ``probe_attributes`` (`probes.run_probes`, ``probe_alpha`` split over the attributes).
 - **memorization**: canaries planted when the version was trained (``tailor train
   --canaries N``; none planted is "insufficient data"), verbatim completion of
-  ``verbatim_texts`` training examples, and personal data in every output the audit saw.
-- **diversity**: distinct-n and self-similarity of the outputs per segment.
+  ``verbatim_texts`` training examples, and personal data in every output the audit saw (the
+  ``pii_fail_on`` types its request did not hold fail; names and places are reported).
+- **diversity**: distinct-2 (per 20 outputs) and self-similarity of the outputs per segment.
 - **overfitting**: the version's own loss curves (`overfitting.overfitting_report`).
 - **fatigue**: how often a user's outputs for different goals are near-identical (the share
   of users whose outputs repeat, at the fatigue guard's similarity), and what the fatigue
