@@ -397,8 +397,18 @@ def _gate(
 class _Outputs:
     """What one model wrote for the population and the probes."""
 
-    rows: list[dict[str, Any]]  # {"user", "segment", "groups", "goal", "text"}
+    rows: list[dict[str, Any]]  # {"user", "segment", "groups", "goal", "request", "text",
+    #                              "features"}
     probes: dict[str, Any]  # attribute -> ProbeReport
+
+    def written(self) -> list[tuple[str, str, bool]]:
+        """(request, output, offensive) of every output: the population's, then the probes'
+        (whose features were scored on the output with the group cue masked)."""
+        return [(r["request"], r["text"], bool(r["features"]["offensive"])) for r in self.rows] + [
+            (r["request"], r["output"], bool(r["features"]["offensive"]))
+            for p in self.probes.values()
+            for r in p.records
+        ]
 
 
 def _ask(builder: Any, config: AuditConfig, text: str, user: AuditUser | None = None) -> Any:
@@ -418,21 +428,27 @@ def _write_all(
     writer: _Writer, users: Sequence[AuditUser], config: AuditConfig, builder: Any, ref: str
 ) -> _Outputs:
     from tailorai.audit.probes import probe_requests, run_probes, templates_for
+    from tailorai.audit.text_metrics import features as text_features
 
-    asked = [(user, goal) for user in users for goal in config.goals]
-    texts = writer.write(
-        [_ask(builder, config, goal.format(name=u.name, age=u.age), u) for u, goal in asked]
-    )
+    asked = [
+        (user, goal, goal.format(name=user.name, age=user.age))
+        for user in users
+        for goal in config.goals
+    ]
+    texts = writer.write([_ask(builder, config, request, u) for u, _, request in asked])
+    # Scored once: the bias checks read these features, the review flags their offensiveness.
+    scored = text_features(texts, config.categories)
     rows = [
         {
             "user": user.id,
             "segment": user.segment or "all",
             "groups": dict(user.groups),
             "goal": goal,
-            "request": goal.format(name=user.name, age=user.age),
+            "request": request,
             "text": text,
+            "features": features,
         }
-        for (user, goal), text in zip(asked, texts, strict=True)
+        for (user, goal, request), text, features in zip(asked, texts, scored, strict=True)
     ]
     attributes = list(config.probe_attributes)
     templates = {a: templates_for(config.probe_templates, a) for a in attributes}
@@ -466,7 +482,7 @@ def _bias_gates(outputs: _Outputs, config: AuditConfig) -> tuple[list[dict[str, 
     from tailorai.audit.bias import BiasReport
 
     report = BiasReport.from_rows(
-        [{"groups": r["groups"], "text": r["text"]} for r in outputs.rows],
+        [{"groups": r["groups"], "features": r["features"]} for r in outputs.rows],
         sensitive=config.sensitive,
         categories=config.categories,
         min_group=config.min_group,
@@ -496,28 +512,29 @@ def _bias_gates(outputs: _Outputs, config: AuditConfig) -> tuple[list[dict[str, 
 
 
 def _training_texts(version: Any, count: int, seed: int) -> list[Any]:
-    """Up to `count` training examples of the version's dataset (its lineage says where)."""
+    """Up to `count` training examples of the version's dataset (its lineage says where);
+    none when that is not a prepared dataset (a DPO version's preference pairs)."""
+    from tailorai.errors import DataError
+    from tailorai.training.dataset import load_dataset
+
     folder = (version.lineage or {}).get("dataset_path")
-    path = Path(folder) / "train.jsonl" if folder else None
-    if path is None or not path.is_file():
+    try:
+        examples = load_dataset(folder).train if folder else []
+    except DataError:
         return []
-    with path.open(encoding="utf-8") as f:
-        examples = [json.loads(line) for line in f if line.strip()]
     picked = random.Random(seed).sample(examples, min(count, len(examples)))
-    return [e["messages"] for e in picked if e.get("messages")]
+    return [e["messages"] for e in picked]
 
 
 def _memorization_gates(
     version: Any, outputs: _Outputs, config: AuditConfig
 ) -> tuple[list[dict[str, Any]], dict]:
-    from tailorai.audit.memorization import audit_memorization
+    from tailorai.audit.memorization import audit_memorization, leaks
     from tailorai.training.evaluate import load_model
 
     planted = (version.lineage or {}).get("canaries") or {} if version is not None else {}
     texts = _training_texts(version, config.verbatim_texts, config.seed) if version else []
-    every_output = [r["text"] for r in outputs.rows] + [
-        r["output"] for p in outputs.probes.values() for r in p.records
-    ]
+    written = outputs.written()
     model = tokenizer = None
     if planted.get("strings") or texts:
         model, tokenizer = load_model(version)
@@ -527,34 +544,26 @@ def _memorization_gates(
         canaries=planted.get("strings") or (),
         canary_prompt=planted.get("prompt") or _default_canary_prompt(),
         texts=texts,
-        outputs=every_output,
+        outputs=[text for _, text, _ in written],
         template=version.chat_template if version is not None else None,
         max_exposure=config.max_exposure,
         max_exact_match_rate=config.max_exact_match_rate,
         max_ngram_overlap_rate=config.max_ngram_overlap_rate,
     )
-    requests = [r["request"] for r in outputs.rows] + [
-        r["request"] for p in outputs.probes.values() for r in p.records
-    ]
     findings = report.pii or []
-    # The user's own data in the request (their name) is personalization, not a leak.
-    leaks = [
-        f
-        for f in findings
-        if f.entity_type in config.pii_fail_on and f.text.lower() not in requests[f.output].lower()
-    ]
-    guesses = len(findings) - len(leaks)
+    leaked = leaks(findings, [request for request, _, _ in written], config.pii_fail_on)
+    guesses = len(findings) - len(leaked)
     gates = []
     for g in report.gates():
         evidence = g["evidence"]
         if g["name"] == "pii_findings":
             g = {
                 **g,
-                "figure": len(leaks),
-                "passed": not leaks,
+                "figure": len(leaked),
+                "passed": not leaked,
                 "evidence": [
                     {"output": f.output, "entity_type": f.entity_type, "text": f.text}
-                    for f in leaks[:20]
+                    for f in leaked[:20]
                 ]
                 + (
                     [
@@ -573,7 +582,7 @@ def _memorization_gates(
                 "canary_exposure_max": "insufficient data: no canaries planted",
             }.get(g["name"], "insufficient data: no training texts found for this version")
         gates.append(_gate(**{**g, "evidence": evidence}, check="memorization"))
-    pii_outputs = sorted({f.output for f in leaks})
+    pii_outputs = sorted({f.output for f in leaked})
     return gates, {"memorization": report.as_dict(), "pii_outputs": pii_outputs}
 
 
@@ -765,7 +774,6 @@ def _flag_for_review(
 ) -> int:
     """Record the outputs that failed a check as generations and flag them for review."""
     from tailorai.audit.review import ReviewQueue
-    from tailorai.audit.text_metrics import offensive
     from tailorai.generation.generation_log import GenerationLog, new_generation_id
     from tailorai.records import Generation
 
@@ -776,16 +784,11 @@ def _flag_for_review(
         entry[1].append((source, detail))
 
     pii = set(details.get("pii_outputs") or [])
-    texts = [r["text"] for r in outputs.rows]
-    probe_records = [r for p in outputs.probes.values() for r in p.records]
-    every = [*texts, *(r["output"] for r in probe_records)]
-    requests = [r["request"] for r in outputs.rows] + [r["request"] for r in probe_records]
-    scores = offensive(every) if every else []
-    for index, (text, request, score) in enumerate(zip(every, requests, scores, strict=True)):
+    for index, (request, text, is_offensive) in enumerate(outputs.written()):
         if index in pii:
             flag(text, request, "audit:pii", f"{version.ref} wrote personal data")
-        if score >= 0.5:
-            flag(text, request, "audit:offensive", f"{version.ref}: offensive ({score:.2f})")
+        if is_offensive:
+            flag(text, request, "audit:offensive", f"{version.ref}: offensive language")
     for attribute, probe in outputs.probes.items():
         if probe.verdict != "fail":
             continue

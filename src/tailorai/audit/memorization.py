@@ -45,6 +45,7 @@ from tailorai.training.evaluate import inference
 
 __all__ = [
     "CANARY_PROMPT",
+    "LEAK_ENTITIES",
     "CanaryResult",
     "MemorizationReport",
     "PiiFinding",
@@ -52,6 +53,7 @@ __all__ = [
     "VerbatimResult",
     "audit_memorization",
     "canary_exposure",
+    "leaks",
     "make_canaries",
     "ngram_overlap",
     "pii_in_outputs",
@@ -481,6 +483,18 @@ def pii_in_outputs(texts: Sequence[str], *, detector: Any = None) -> list[PiiFin
         PiiFinding(index, s.entity_type, s.start, s.end, s.text, s.score)
         for index, found in enumerate(spans)
         for s in found
+    ]
+
+
+def leaks(
+    findings: Sequence[PiiFinding], requests: Sequence[str], types: Sequence[str] = LEAK_ENTITIES
+) -> list[PiiFinding]:
+    """The findings that are leaks: of `types`, and not already in the output's request (a
+    user's own data given back to them is personalization)."""
+    return [
+        f
+        for f in findings
+        if f.entity_type in types and f.text.lower() not in requests[f.output].lower()
     ]
 
 

@@ -134,7 +134,7 @@ class ReviewQueue:
     ) -> dict[str, int]:
         """Check the project's generations made since `since` (all when None) for offensive
         language and personal data their request did not hold, and flag those; the counts."""
-        from tailorai.audit.memorization import LEAK_ENTITIES, pii_in_outputs
+        from tailorai.audit.memorization import LEAK_ENTITIES, leaks, pii_in_outputs
         from tailorai.audit.text_metrics import offensive
 
         leak_types = leak_types or LEAK_ENTITIES
@@ -153,10 +153,9 @@ class ReviewQueue:
                 self.flag(row.id, "offensive", f"offensive language ({score:.2f})")
                 counts["offensive"] += 1
         leaked: dict[int, set[str]] = {}
-        for finding in pii_in_outputs([r.output for r in rows], detector=detector):
-            request = str(rows[finding.output].inputs or "").lower()
-            if finding.entity_type in leak_types and finding.text.lower() not in request:
-                leaked.setdefault(finding.output, set()).add(finding.entity_type)
+        findings = pii_in_outputs([r.output for r in rows], detector=detector)
+        for finding in leaks(findings, [str(r.inputs or "") for r in rows], leak_types):
+            leaked.setdefault(finding.output, set()).add(finding.entity_type)
         for index, types in leaked.items():
             self.flag(
                 rows[index].id, "pii", "personal data in the output: " + ", ".join(sorted(types))

@@ -126,9 +126,9 @@ def print_gates(result: Any, folder: Path) -> None:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    from tailorai.audit.gates import _short
+
+    return "–" if value is None else _short(value)
 
 
 @audit_app.command("fatigue")

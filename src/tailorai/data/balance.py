@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from tailorai.data.augment.augment import METHODS, augment
+from tailorai.data.augment.augment import augment, method_names
 from tailorai.data.augment.base import prompt_index, rng_for
 from tailorai.data.format import PRIVATE_META
 from tailorai.data.readers import FORMATS, detect_format, read_inputs
@@ -575,15 +575,7 @@ def _check_options(
         raise ConfigError(
             f"Unknown balance strategy {strategy!r}. Use one of {', '.join(STRATEGIES)}."
         )
-    if isinstance(methods, str):  # "synonyms,templates" as typed on the command line
-        methods = methods.split(",")
-    names = tuple(dict.fromkeys(m.strip() for m in methods if m.strip()))
-    unknown = [m for m in names if m not in METHODS]
-    if unknown:
-        raise ConfigError(
-            f"Unknown augmentation method(s) for upsampling: {', '.join(unknown)}. Valid "
-            f"methods are: {', '.join(METHODS)} (none at all: exact copies only)."
-        )
+    names = tuple(method_names(methods))  # none at all: upsampling makes exact copies only
     _check_thresholds(min_group, min_ratio)
     return names
 

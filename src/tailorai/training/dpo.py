@@ -35,7 +35,6 @@ import torch
 from trl import DPOConfig, DPOTrainer
 
 from tailorai.errors import ConfigError, DataError
-from tailorai.settings import get_settings
 from tailorai.training.base_model import context_length, resolve_model_path
 from tailorai.training.chat_template import chat_template_for
 from tailorai.training.config import TrainConfig, parse_scope
@@ -330,19 +329,6 @@ def dpo(config: TrainConfig, *, progress: bool = True, parent: str | None = None
         "reward_accuracy": after["validation"]["reward_accuracy"],
         "reward_margin": after["validation"]["reward_margin"],
         "dpo": {"before": before, "after": after},
-        "best_checkpoint": state.best_model_checkpoint,
-        "train_loss": history.train,
-        "val_loss": history.validation,
-        "resumed": bool(resume),
-    }
-    lineage = {
-        "base_model": str(config.base_model or get_settings().base_model),
-        "dataset_id": preferences.dataset_id,
-        "dataset_path": str(preferences.path.resolve()),
-        "scope": config.scope,
-        "method": config.method,
-        "preference_pairs": len(train) + len(validation),
-        "parent": parent or config.init_from,
     }
     return finish_run(
         trainer,
@@ -352,6 +338,10 @@ def dpo(config: TrainConfig, *, progress: bool = True, parent: str | None = None
         history,
         template,
         run_dir,
-        lineage,
-        preferences.dataset_id,
+        (preferences.dataset_id, preferences.path),
+        resumed=bool(resume),
+        lineage={
+            "preference_pairs": len(train) + len(validation),
+            "parent": parent or config.init_from,
+        },
     )

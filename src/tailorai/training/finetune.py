@@ -219,10 +219,29 @@ def finish_run(
     history: LossHistory,
     template: str,
     run_dir: Path,
-    lineage: dict[str, Any],
-    dataset_id: str | None,
+    data: tuple[str | None, Path],
+    *,
+    resumed: bool,
+    lineage: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Save the artifact (on the main process) and describe the run, for any method."""
+    """Add what every method reports (the curves, the best checkpoint, the lineage of `data`,
+    its dataset id and folder), save the artifact (on the main process) and describe the run.
+    `lineage` holds the method's own entries."""
+    dataset_id, data_path = data
+    metrics.update(
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        train_loss=history.train,
+        val_loss=history.validation,
+        resumed=resumed,
+    )
+    lineage = {
+        "base_model": str(config.base_model or get_settings().base_model),
+        "dataset_id": dataset_id,
+        "dataset_path": str(data_path.resolve()),
+        "scope": config.scope,
+        "method": config.method,
+        **(lineage or {}),
+    }
     artifact = run_dir / "artifact"
     if trainer.is_world_process_zero():
         artifact = save_artifact(trainer, tokenizer, config, metrics, history, template, run_dir)
@@ -433,18 +452,8 @@ def finetune(
             if initial_val_loss is None or state.best_metric is None
             else state.best_metric < initial_val_loss
         ),
-        "best_checkpoint": state.best_model_checkpoint,
-        "train_loss": history.train,
-        "val_loss": history.validation,
-        "resumed": bool(resume),
     }
-    lineage = {
-        "base_model": str(config.base_model or get_settings().base_model),
-        "dataset_id": dataset.dataset_id,
-        "dataset_path": str(dataset.path.resolve()),
-        "scope": config.scope,
-        "method": config.method,
-    }
+    lineage: dict[str, Any] = {}
     if parent or config.init_from:
         lineage["parent"] = parent or config.init_from
     if canaries:
@@ -457,6 +466,7 @@ def finetune(
         history,
         template,
         run_dir,
-        lineage,
-        dataset.dataset_id,
+        (dataset.dataset_id, dataset.path),
+        resumed=bool(resume),
+        lineage=lineage,
     )

@@ -15,7 +15,7 @@ from tailorai.data.augment.translators import Translator
 from tailorai.errors import ConfigError
 from tailorai.records import Example, Message
 
-__all__ = ["METHODS", "AugmentResult", "augment"]
+__all__ = ["METHODS", "AugmentResult", "augment", "method_names"]
 
 METHODS = ("synonyms", "backtranslate", "templates")
 
@@ -81,8 +81,10 @@ def augment(
     return result
 
 
-def _check(methods: Sequence[str], per_example: int) -> list[str]:
-    if isinstance(methods, str):  # "synonyms,templates" as typed on the command line
+def method_names(methods: Sequence[str] | str) -> list[str]:
+    """The augmentation methods named (a list, or "synonyms,templates" as typed on the command
+    line), each once, in order; an unknown one is a `ConfigError`."""
+    if isinstance(methods, str):
         methods = methods.split(",")
     names = list(dict.fromkeys(m.strip() for m in methods if m.strip()))
     unknown = [m for m in names if m not in METHODS]
@@ -91,6 +93,11 @@ def _check(methods: Sequence[str], per_example: int) -> list[str]:
             f"Unknown augmentation method(s): {', '.join(unknown)}. "
             f"Valid methods are: {', '.join(METHODS)}."
         )
+    return names
+
+
+def _check(methods: Sequence[str], per_example: int) -> list[str]:
+    names = method_names(methods)
     if not names:
         raise ConfigError(f"No augmentation method given. Valid methods are: {', '.join(METHODS)}.")
     if isinstance(per_example, bool) or not isinstance(per_example, int) or per_example < 1:
