@@ -98,6 +98,14 @@ def test_import_select_and_export_pairs(tmp_path, generations):
         "training_pair" in table.stdout
         and "thumbs down on buyers (100% of traffic)" in table.stdout
     )
+    reviewed = _run(tmp_path, "feedback", "select", "--budget", "5", "--review")
+    assert reviewed.returncode == 0 and "1 put in the review queue" in reviewed.stderr
+    from tailorai.audit.review import ReviewQueue
+
+    store = Store(f"sqlite:///{tmp_path / 'cli.db'}")
+    [item] = ReviewQueue(store, project="shop").items()
+    store.close()
+    assert item["generation_id"] == "g2" and item["reasons"][0]["source"] == "active_learning"
 
     folder = tmp_path / "feedback"
     exported = _run(tmp_path, "feedback", "export-pairs", "--out", str(folder))
