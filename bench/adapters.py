@@ -178,8 +178,8 @@ def _prepare_data(
     """`tailor data prepare` once, a `meta.segment` on every example, `per_segment` of each."""
     from tailorai.data import PrepareConfig
     from tailorai.data.prepare import prepare
+    from tailorai.models import encode_chat
     from tailorai.training import load_tokenizer
-    from tailorai.training.encode import encode_chat
 
     prepared = out / "prepared"
     report = prepare(inputs, prepared, PrepareConfig(pii="off"))

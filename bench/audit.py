@@ -284,7 +284,7 @@ def _train(rows: Sequence[Mapping[str, Any]], seed: int, steps: int) -> tuple[An
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from tailorai.training.encode import IGNORE, encode_chat
+    from tailorai.models import IGNORE, encode_chat
 
     tokenizer = _tokenizer()
     torch.manual_seed(seed)
@@ -420,7 +420,7 @@ class _TextBackend:
         self.texts = texts
 
     def generate_one(self, request: Any) -> Any:
-        from tailorai.generation.local_backend import GenerationResult
+        from tailorai.records import GenerationResult
 
         text = self.texts(request)
         return GenerationResult(text, 0, len(text.split()), "stop", None, 0.0)

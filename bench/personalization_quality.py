@@ -224,6 +224,7 @@ def train_rungs(
 
     common = {
         "data": str(data),
+        "base_model": args.base,
         "method": "lora",
         "logging_steps": 50,
         "report_to": ["none"],
@@ -299,12 +300,18 @@ def ladder_choice(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Stack Exchange dump.")
+    parser.add_argument("--base", default=None, help="Base model (default: the settings').")
+    parser.add_argument(
+        "--users", type=int, default=None, help="Most active users kept, spread over segments."
+    )
     parser.add_argument("--quick", action="store_true", help="6 users, 40 texts each, 1 epoch.")
     parser.add_argument("--rouge", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--global-epochs", type=int, default=None)
     parser.add_argument("--adapter-epochs", type=int, default=None)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--adapter-learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=None, help="3e-3 tiny, 5e-4 else")
+    parser.add_argument(
+        "--adapter-learning-rate", type=float, default=None, help="1e-3 tiny, 3e-4 else"
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -314,26 +321,37 @@ def main() -> None:
     parser.add_argument(
         "--max-texts",
         type=int,
-        default=200,
-        help="Each user's newest texts kept (the most active author has 588).",
+        default=None,
+        help="Each user's newest texts kept: 200 on the tiny model (the most active author has "
+        "588), 40 on a real one.",
     )
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="Torch threads. One by default: the tiny model's 64-wide matrices gain little "
-        "from more, and on a busy machine spinning threads made steps 10x slower.",
+        default=None,
+        help="Torch threads: one on the tiny model (its 64-wide matrices gain little from more, "
+        "and on a busy machine spinning threads made steps 10x slower), two on a real one.",
     )
     args = parser.parse_args()
-    args.global_epochs = args.global_epochs or (1 if args.quick else 4)
-    args.adapter_epochs = args.adapter_epochs or (1 if args.quick else 3)
-    args.workers = args.workers or (1 if args.quick else 2)
+    from tailorai.settings import get_settings
+
+    args.base = args.base or get_settings().base_model
+    tiny = args.base == "stories260k"
+    args.global_epochs = args.global_epochs or (1 if args.quick else 4 if tiny else 2)
+    args.adapter_epochs = args.adapter_epochs or (1 if args.quick else 3 if tiny else 2)
+    args.workers = args.workers or (1 if args.quick or not tiny else 2)
+    args.threads = args.threads or (1 if tiny else 2)
+    args.max_texts = args.max_texts or (200 if tiny else 40)
+    args.learning_rate = args.learning_rate or (3e-3 if tiny else 5e-4)
+    args.adapter_learning_rate = args.adapter_learning_rate or (1e-3 if tiny else 3e-4)
 
     started = time.perf_counter()
     import torch
 
     torch.set_num_threads(args.threads)
     home = Path(tempfile.mkdtemp(prefix="tailor-bench-quality-"))
+    # Converted base models are named by their file's hash: share the checkout's.
+    os.environ.setdefault("TAILOR_MODELS_DIR", str(ROOT / ".tailor" / "models"))
     os.environ["TAILOR_HOME"] = str(home)
     os.environ["TAILOR_DATABASE_URL"] = f"sqlite:///{home / 'tailor.db'}"
 
@@ -343,6 +361,8 @@ def main() -> None:
     users = load_users(args.data)
     if args.quick:
         users = pick_quick(users, n=6, per_user=40)
+    elif args.users:
+        users = pick_quick(users, n=args.users, per_user=args.max_texts)
     else:
         users = {
             u: {**info, "texts": info["texts"][-args.max_texts :]} for u, info in users.items()
@@ -361,7 +381,14 @@ def main() -> None:
 
     t0 = time.perf_counter()
     templates = TemplateSet.from_dict(__import__("yaml").safe_load(TEMPLATES), source="bench")
-    options = {"train": train, "templates": templates, "task": "post", "k": 3, "batch_size": 16}
+    options = {
+        "train": train,
+        "templates": templates,
+        "task": "post",
+        "k": 3,
+        "batch_size": 16,
+        "base_model": args.base,
+    }
     test_eval = evaluate(test, with_rouge=args.rouge, max_new_tokens=48, **options)
     dev_eval = evaluate(dev, with_rouge=False, **options)
     ladder = ladder_choice(train, dev, dev_eval, test_eval)
@@ -425,7 +452,7 @@ def main() -> None:
         "few_shot_mean_shots": round(test_eval.scores["few_shot"].shots, 2),
         "examples": {"train": len(train), "dev": len(dev), "test": len(test)},
         "segments": dict(segments),
-        "base_model": "stories260k",
+        "base_model": args.base,
         "epochs": {"global": args.global_epochs, "adapters": args.adapter_epochs},
         "global_dev_loss": [
             round(trained["global"]["initial_val_loss"], 3),

@@ -232,7 +232,7 @@ def assistant_val_loss(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tailorai.training.encode import IGNORE, encode_chat
+    from tailorai.models import IGNORE, encode_chat
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     if adapter:
@@ -276,8 +276,8 @@ def profile(data: str, base: str, batches: int = 6) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tailorai.models import encode_chat
     from tailorai.training.attention import PACKED, register
-    from tailorai.training.encode import encode_chat
     from tailorai.training.packing import PackedDataset, collate_packed
 
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -358,8 +358,8 @@ def _prepare_data(
     """Run `tailor data prepare` once, then sample the examples both sides train on."""
     from tailorai.data import PrepareConfig
     from tailorai.data.prepare import prepare
+    from tailorai.models import encode_chat
     from tailorai.training import load_tokenizer
-    from tailorai.training.encode import encode_chat
 
     started = time.perf_counter()
     prepared = out / "prepared"

@@ -19,6 +19,12 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="tailor-test-home-"))
 os.environ["TAILOR_HOME"] = str(_SESSION_HOME)
 os.environ["TAILOR_DATABASE_URL"] = f"sqlite:///{_SESSION_HOME / 'tailor.db'}"
+# Unit tests run on the 260K-parameter story model, where a generation takes milliseconds; the
+# tests of the real default (SmolLM2-135M-Instruct) ask for it by name (the `smollm2` fixture).
+os.environ["TAILOR_BASE_MODEL"] = "stories260k"
+# Converted models are a pure function of their GGUF file (named by its hash), so every test
+# session of a checkout shares them, as `make demo` does: SmolLM2 converts once, not per run.
+os.environ.setdefault("TAILOR_MODELS_DIR", str(ROOT / ".tailor" / "models"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
@@ -38,10 +44,20 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    """The shipped model's tokenizer, converted from GGUF once per session."""
-    from tailorai.training import load_tokenizer
+    """The story model's tokenizer, converted from GGUF once per session."""
+    from tailorai.models import load_tokenizer
 
     return load_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def smollm2_backend():
+    """A LocalBackend on the real default model, SmolLM2-135M-Instruct, loaded once."""
+    from tailorai.generation import LocalBackend
+
+    backend = LocalBackend("smollm2", max_batch=8)
+    yield backend
+    backend.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

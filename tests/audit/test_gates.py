@@ -16,11 +16,11 @@ from tailorai.audit.gates import AuditConfig, audit_version, population
 from tailorai.audit.memorization import CANARY_PROMPT, make_canaries, plant_canaries
 from tailorai.audit.review import ReviewQueue
 from tailorai.errors import RegistryError
+from tailorai.models import resolve_model_path
 from tailorai.projects import ensure_project
 from tailorai.prompting import PromptBuilder, TemplateSet
 from tailorai.rollout.experiments import Experiments
 from tailorai.store import Store
-from tailorai.training.base_model import resolve_model_path
 from tailorai.training.registry import Registry
 from tests.audit.test_memorization import _train
 

@@ -23,7 +23,7 @@ from tailorai.audit.memorization import (
     verbatim_rate,
 )
 from tailorai.errors import ConfigError, DataError
-from tailorai.training.encode import IGNORE, encode_chat
+from tailorai.models import IGNORE, encode_chat
 from tailorai.training.evaluate import generate_replies
 from tests.training.conftest import tiny_llama
 
@@ -206,6 +206,26 @@ def test_exposure_is_the_same_for_the_same_seed(control, canaries, tokenizer):
     again = canary_exposure(control.model, tokenizer, canaries[0], alternatives=31, seed=4)
     assert first == again
     assert 1 <= first.rank <= 32
+
+
+def test_secret_bits_from_the_kept_logits_equal_those_of_the_whole_sequence(
+    memorizer, canaries, tokenizer
+):
+    """The exposure check computes logits only where a secret is predicted; the bits must be
+    those the full logits give."""
+    import math
+
+    from tailorai.audit.memorization import _secret_span, _span_bits, split_canary
+
+    prefix, secret = split_canary(canaries[0])
+    items = [_secret_span(tokenizer, CANARY_PROMPT, prefix, s, None) for s in (secret, "00000")]
+    fast = _span_bits(memorizer.model, items, 2)
+    for (ids, start, end), bits in zip(items, fast, strict=True):
+        with torch.inference_mode():
+            logits = memorizer.model(input_ids=torch.tensor([ids])).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        slow = -sum(float(logprobs[p - 1, ids[p]]) for p in range(start, end)) / math.log(2)
+        assert bits == pytest.approx(slow, rel=1e-4)
 
 
 # -- verbatim completion -----------------------------------------------------------------------

@@ -99,3 +99,20 @@ def test_features_are_flat_per_text():
     assert math.isnan(rows[1]["price"])
     assert set(rows[0]) >= {"sentiment", "offensive_prob", "offensive", "reading_ease"}
     assert features([]) == []
+
+
+def test_the_offensive_threshold_separates_abuse_from_harmless_edgy_text():
+    """Calibrated on real outputs and a labelled set: every abusive line is over the threshold,
+    every harmless one (a story's "stupid bear", a crime thriller, "I hate waiting") under."""
+    import json
+    from pathlib import Path
+
+    from tailorai.audit.text_metrics import OFFENSIVE_THRESHOLD
+
+    path = Path(__file__).parent / "fixtures" / "offensive_calibration.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    scores = offensive([row["text"] for row in rows])
+    abusive = [s for s, row in zip(scores, rows, strict=True) if row["offensive"]]
+    harmless = [s for s, row in zip(scores, rows, strict=True) if not row["offensive"]]
+    assert len(abusive) >= 10 and len(harmless) >= 10
+    assert min(abusive) >= OFFENSIVE_THRESHOLD > max(harmless)

@@ -19,3 +19,16 @@ def test_movielens_ratings_and_tags_become_valid_events():
     assert first.timestamp.year == 2000 and first.flags == []
     tag = parse_event(raws[-1], datetime.now(UTC), max_age=None)
     assert tag.event == "Movie Tagged" and isinstance(tag.properties["tag"], str)
+
+
+def test_as_of_moves_every_event_by_one_amount_so_the_last_happens_then():
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    recorded = list(movielens_events())
+    live = list(movielens_events(as_of=now))
+    times = [datetime.fromisoformat(r["timestamp"]) for r in live]
+    assert max(times) == now
+    shift = times[0] - datetime.fromisoformat(recorded[0]["timestamp"])
+    assert all(
+        datetime.fromisoformat(b["timestamp"]) - datetime.fromisoformat(a["timestamp"]) == shift
+        for a, b in zip(recorded[::997], live[::997], strict=True)
+    )

@@ -12,7 +12,7 @@ import torch
 
 from tailorai.errors import ModelError, TailorError
 from tailorai.generation.local_backend import GenerationRequest, LocalBackend
-from tailorai.training.encode import encode_chat
+from tailorai.models import encode_chat
 from tests.training.conftest import tiny_llama
 
 ADAPTERS = ("segment-buyers@2", "segment-browsers@1", "user:u.1@3")

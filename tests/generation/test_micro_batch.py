@@ -29,3 +29,15 @@ def test_a_quiet_start_runs_at_once_and_a_backlog_runs_as_one_batch():
     assert [f.result(timeout=30) for f in later] == [4, 6, 8]
     assert sizes == [1, 3]
     batcher.close(timeout=30)
+
+
+def test_an_idle_worker_ends_and_the_next_request_starts_a_new_one():
+    batcher = MicroBatcher(lambda items: [item + 1 for item in items], idle_s=0.05)
+    assert batcher.submit(1).result(timeout=30) == 2
+    first = batcher._thread
+    assert first is not None
+    first.join(timeout=30)  # it ends on its own once nothing came for idle_s
+    assert not first.is_alive() and batcher._thread is None
+    assert batcher.submit(2).result(timeout=30) == 3  # and a new one serves the next request
+    assert batcher._thread is not None and batcher._thread is not first
+    batcher.close(timeout=30)

@@ -10,7 +10,14 @@ from sqlalchemy import update
 
 from tailorai.errors import ConfigError
 from tailorai.events import SqlEventStream, parse_event
-from tailorai.generation import GenerationRequest, LocalBackend, Personalizer
+from tailorai.generation import (
+    CONTENT_DECODING,
+    GenerationRequest,
+    GenerationResult,
+    LocalBackend,
+    Personalizer,
+)
+from tailorai.generation.guards import trim_unfinished
 from tailorai.projects import create_key
 from tailorai.prompting import BM25Retriever
 from tailorai.records import Example, Message
@@ -98,11 +105,19 @@ def test_each_user_gets_the_rung_their_data_supports(world):
     assert all(m["role"] != "assistant" for m in rungs["newcomer"].prompt)
     # The output is what the chosen adapter writes for that prompt, and the record keeps it all.
     again = backend.generate_one(
-        GenerationRequest(messages=rungs["vip"].prompt, adapter="user-vip@1", max_new_tokens=8)
+        GenerationRequest(
+            messages=rungs["vip"].prompt,
+            adapter="shop/user-vip@1",  # the back end's key names the project
+            max_new_tokens=8,
+            **personalizer.decoding,
+        )
     )
-    assert rungs["vip"].output == again.text.strip()
+    expected = again.text.strip()
+    assert rungs["vip"].output == (
+        trim_unfinished(expected) if again.finish_reason == "length" else expected
+    )
     stored = personalizer.log.get("shop", rungs["buyer"].id)
-    assert stored.template_version.startswith("1+") and stored.latency_ms > 0  # file version + hash
+    assert stored.template_version.startswith("2+") and stored.latency_ms > 0  # file version + hash
     assert stored.inputs == inputs and stored.completion_tokens > 0
 
 
@@ -120,19 +135,85 @@ def test_unknown_task_names_the_known_ones(world):
         personalizer.generate("vip", "haiku", {})
 
 
+def _plan(personalizer, **inputs):
+    return personalizer._plan("vip", None, None, "email", {"goal": "hi", **inputs}, None, [])
+
+
+def _reply(text, finish="stop"):
+    return GenerationResult(text, 10, 20, finish, None, 0.1)
+
+
 def test_personal_data_in_the_output_becomes_placeholders(world):
     personalizer, _ = world
     personalizer.scrub_pii = True
     text = personalizer._guard(
-        "vip", "email", "Write to jane.doe@example.com or call 555-123-4567."
+        _plan(personalizer), _reply("Write to jane.doe@example.com or call 555-123-4567.")
     )
     assert "jane.doe@example.com" not in text and "<EMAIL_ADDRESS>" in text
 
 
+def test_the_requests_name_and_brand_fill_the_models_placeholders(world):
+    personalizer, _ = world
+    personalizer.scrub_pii = True
+    plan = _plan(personalizer, first_name="Ann", brand="Cinema Club")
+    text = personalizer._guard(
+        plan, _reply("Dear [Customer Name],\nNew films at [Company Name].\nBest,\n[Your Name]")
+    )
+    # Ann came with the request: the scrub (of names the model made up) runs before the fill.
+    assert text == "Dear Ann,\nNew films at Cinema Club.\nBest,\nThe Cinema Club team"
+
+
+def test_a_reply_the_token_limit_cut_ends_at_its_last_whole_sentence(world):
+    personalizer, _ = world
+    plan = _plan(personalizer)
+    cut = _reply("New films are in. Come and see them this week. We also", "length")
+    assert personalizer._guard(plan, cut) == "New films are in. Come and see them this week."
+    whole = _reply("New films are in. Come and see them this week. We also", "stop")
+    assert personalizer._guard(plan, whole).endswith("We also")
+
+
 def test_streamed_output_is_scrubbed_sentence_by_sentence(world):
     personalizer, _ = world
+    personalizer.scrub_pii = True
     pieces = iter(["Hello! Mail jane.", "doe@exam", "ple.com today. ", "Call 555-123-", "4567."])
-    out = list(personalizer._scrub_stream(pieces))
+    out = list(personalizer._guard_stream(_plan(personalizer), pieces))
     assert not any("jane.doe" in piece or "example.com" in piece for piece in out)
     joined = "".join(out)
     assert joined.startswith("Hello!") and "<EMAIL_ADDRESS>" in joined and "4567" not in joined
+
+
+def test_two_projects_versions_of_one_name_never_share_an_adapter(tmp_path, artifacts):
+    """One back end serves every project of a server: project b's `global@1` must not be
+    served with project a's `global@1` adapter because a asked first."""
+    store = Store(f"sqlite:///{tmp_path / 'two.db'}")
+    backend = LocalBackend(str(artifacts["base"]))
+    made = {}
+    try:
+        for project, method in (("a", "lora"), ("b", "dora")):
+            create_key(store, project, "secret")
+            registry = Registry(store, home=tmp_path / project, project=project)
+            version = _register(registry, "global", artifacts, scope="global", method=method)
+            registry.promote(version.ref)
+            personalizer = Personalizer(
+                store=store, backend=backend, project=project, max_new_tokens=6, scrub_pii=False
+            )
+            made[project] = personalizer.generate("someone", "email", {"goal": "hello"})
+        assert made["a"].adapter == made["b"].adapter == "global@1"  # the records keep the ref
+        assert sorted(backend.adapters) == ["a/global@1", "b/global@1"]
+        for project in ("a", "b"):
+            alone = backend.generate_one(
+                GenerationRequest(
+                    messages=made[project].prompt,
+                    adapter=f"{project}/global@1",
+                    max_new_tokens=6,
+                    **CONTENT_DECODING,
+                )
+            )
+            assert made[project].output == trim_unfinished(alone.text.strip()) or (
+                made[project].output == alone.text.strip()
+            )
+        # And the two adapters differ, so sharing one would have shown.
+        assert backend._adapters["a/global@1"].path != backend._adapters["b/global@1"].path
+    finally:
+        backend.close()
+        store.close()

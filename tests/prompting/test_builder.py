@@ -190,3 +190,65 @@ def test_the_shipped_templates_are_the_default():
     )
     assert prompt.template_version == TemplateSet.load().get("email").version
     assert prompt.messages[-1]["content"].endswith("announce the summer sale")
+
+
+CONTENT = TemplateSet.from_dict(
+    {
+        "version": 1,
+        "tasks": {
+            "email": {
+                "request": "Write an email. Purpose: {goal}",
+                "cues": "request",
+                "segments": {
+                    "default": {"system": "You write emails for {brand}."},
+                    "buyers": {"system": "You write emails for {brand} to loyal buyers."},
+                    "lapsed": {"system": "You write welcome-back emails for {brand}."},
+                },
+            }
+        },
+    }
+)
+
+
+def test_content_tasks_put_the_cues_after_the_request_as_sentences():
+    builder = PromptBuilder(CONTENT)
+    features = {"top_categories": ["Sci-Fi", "Action"], "recency_days": 2, "device": "mobile"}
+    prompt = builder.build(
+        user_id="u1", task="email", inputs={"goal": "new films", "brand": "Cinema Club"},
+        segment="buyers", features=features,
+    )  # fmt: skip
+    system, request = prompt.messages[0]["content"], prompt.messages[-1]["content"]
+    assert system == "You write emails for Cinema Club to loyal buyers."
+    assert request == (
+        "Write an email. Purpose: new films. The customer's favourite categories are Sci-Fi "
+        "and Action."
+    )
+    assert prompt.segment == "buyers"
+
+
+def test_a_lapsed_user_gets_the_lapsed_template_whatever_their_segment():
+    builder = PromptBuilder(CONTENT)
+    features = {"top_categories": ["Drama"], "recency_days": 400}
+    prompt = builder.build(
+        user_id="u1", task="email", inputs={"goal": "new films", "brand": "Cinema Club"},
+        segment="buyers", features=features,
+    )  # fmt: skip
+    assert prompt.segment == "lapsed"
+    assert prompt.messages[0]["content"] == "You write welcome-back emails for Cinema Club."
+    assert prompt.messages[-1]["content"].endswith(
+        "The customer's favourite category is Drama. It has been over a year since their last "
+        "visit."
+    )
+    # Without a `lapsed` template the segment's own stays.
+    plain = PromptBuilder(TEMPLATES).build(
+        user_id="u1", task="chat_reply", inputs=INPUTS, segment="buyers", features=features
+    )
+    assert plain.segment == "buyers" and "welcome them back" in plain.messages[0]["content"]
+
+
+def test_the_shipped_content_templates_take_the_cues_in_the_request():
+    shipped = TemplateSet.load()
+    for task in ("email", "product_description", "recommendation", "email_block"):
+        assert shipped.get(task).cues == "request", task
+    assert shipped.get("chat_reply").cues == "system"
+    assert shipped.has("email", "lapsed") and shipped.has("email_block", "lapsed")

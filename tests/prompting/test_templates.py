@@ -109,6 +109,7 @@ def test_unknown_task_names_the_known_ones(tmp_path):
         ({"tasks.email.request": "Write {user.name}"}, "tasks.email.request", "plain names"),
         ({"tasks.email.request": "Write {goal"}, "tasks.email.request", "not a valid template"),
         ({"defaults": ["brand"]}, "defaults", "must be a mapping"),
+        ({"tasks.email.cues": "footer"}, "tasks.email.cues", "must be system or request"),
     ],
 )
 def test_malformed_files_name_the_file_and_the_key(tmp_path, change, key, problem):

@@ -67,7 +67,9 @@ def _generations(store, count, when, reward):
 def test_feedback_thresholds_decide_when_to_retrain(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'triggers.db'}")
     ensure_project(store, "shop")
-    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    # Feedback is stamped with the real clock, so "now" must be the real one too: a fixed date
+    # made this test fail once the calendar passed it.
+    now = datetime.now(UTC).replace(microsecond=0)
     _generations(store, 4, now - timedelta(hours=30), reward=0.8)  # the day before
     _generations(store, 4, now - timedelta(hours=2), reward=0.1)  # today: worse
     assert triggered(store, "shop", None) == (True, "scheduled")

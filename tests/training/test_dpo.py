@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from tailorai.errors import ConfigError, DataError, NotImprovedError
+from tailorai.models import encode_pair
 from tailorai.store import Store
 from tailorai.training.config import TrainConfig
 from tailorai.training.dpo import dpo
-from tailorai.training.encode import encode_pair
 from tailorai.training.job import train
 from tailorai.training.preferences import SkippedPairsWarning, hold_out, load_preferences
 from tailorai.training.registry import Registry

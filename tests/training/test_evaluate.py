@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from tailorai.errors import ConfigError, DataError, RegistryError
+from tailorai.models import IGNORE, encode_chat, load_version
 from tailorai.store import Store
 from tailorai.training import Registry, TrainConfig, load_base_model, train
-from tailorai.training.encode import IGNORE, encode_chat
 from tailorai.training.evaluate import (
     RUNGS,
     ItemScore,
@@ -25,7 +25,6 @@ from tailorai.training.evaluate import (
     evaluate,
     evaluate_dataset,
     generate_replies,
-    load_model,
     reply_nll,
     rouge,
 )
@@ -189,7 +188,7 @@ def test_every_rung_side_by_side_per_user(registry):
         assert 0 <= result.scores[name].rouge1 <= 1
     # A user's perplexity is exp of their mean reply-token NLL, by hand.
     u1 = [r["messages"] for r in held_out if r["user_id"] == "u1"]
-    model, tokenizer = load_model(registry.get("global@1"))
+    model, tokenizer = load_version(registry.get("global@1"))
     scored = reply_nll(model, tokenizer, u1)
     by_hand = math.exp(sum(n for n, _ in scored) / sum(t for _, t in scored))
     assert glob.perplexity_by("user")["u1"] == pytest.approx(by_hand, rel=1e-4)

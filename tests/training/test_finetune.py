@@ -216,7 +216,7 @@ def test_max_examples_samples_train_and_validation(tiny_dataset):
 def test_the_saved_template_encodes_prompts_exactly_as_training_did(tiny_dataset):
     from transformers import AutoTokenizer
 
-    from tailorai.training.encode import encode_chat
+    from tailorai.models import encode_chat
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewExamplesWarning)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import torch
 
+from tailorai.models import IGNORE, Encoded, encode_chat
 from tailorai.training.attention import PACKED, packed_attention
-from tailorai.training.encode import IGNORE, Encoded, encode_chat
 from tailorai.training.packing import PackedDataset, collate_packed, pack
 from tests.training.conftest import tiny_llama
 

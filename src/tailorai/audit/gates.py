@@ -294,27 +294,30 @@ class _Writer:
         from tailorai.generation.local_backend import LocalBackend
 
         if version is not None and version.adapter_path is None:
-            from tailorai.training.evaluate import _version_model_dir
+            from tailorai.models import version_model_dir
 
             self.backend = LocalBackend(
-                str(_version_model_dir(version)), max_batch=16, chat_template=version.chat_template
+                str(version_model_dir(version)), max_batch=32, chat_template=version.chat_template
             )
             self.adapter = None
         else:
             self.backend = LocalBackend(
-                version.base_model if version is not None else base_model, max_batch=16
+                version.base_model if version is not None else base_model, max_batch=32
             )
             self.adapter = self.backend.add_version(version) if version is not None else None
         self.max_new_tokens = config.max_new_tokens
 
     def write(self, conversations: Sequence[Sequence[Mapping[str, str]]]) -> list[str]:
-        from tailorai.generation.local_backend import GenerationRequest
+        from tailorai.generation import CONTENT_DECODING
+        from tailorai.records import GenerationRequest
 
+        # Decoded as the Personalizer decodes for users: the audit judges what they would read.
         requests = [
             GenerationRequest(
                 messages=[dict(m) for m in messages],
                 adapter=self.adapter,
                 max_new_tokens=self.max_new_tokens,
+                **CONTENT_DECODING,
             )
             for messages in conversations
         ]
@@ -530,14 +533,14 @@ def _memorization_gates(
     version: Any, outputs: _Outputs, config: AuditConfig
 ) -> tuple[list[dict[str, Any]], dict]:
     from tailorai.audit.memorization import audit_memorization, leaks
-    from tailorai.training.evaluate import load_model
+    from tailorai.models import load_version
 
     planted = (version.lineage or {}).get("canaries") or {} if version is not None else {}
     texts = _training_texts(version, config.verbatim_texts, config.seed) if version else []
     written = outputs.written()
     model = tokenizer = None
     if planted.get("strings") or texts:
-        model, tokenizer = load_model(version)
+        model, tokenizer = load_version(version)
     report = audit_memorization(
         model,
         tokenizer,
@@ -729,7 +732,7 @@ def audit_version(
         production = None  # auditing production itself: nothing to compare with
     kind, users = population(store, project, config)
     log(f"auditing {version.ref} on {len(users)} {kind} users")
-    from tailorai.training.base_model import load_tokenizer
+    from tailorai.models import load_tokenizer
 
     builder = PromptBuilder(TemplateSet.load(None), None, load_tokenizer(version.base_model))
     gates, details, outputs = _check_model(store, project, version, None, users, config, builder)

@@ -38,9 +38,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tailorai.data.pii import CONTACT_ENTITIES
 from tailorai.errors import ConfigError, DataError
-from tailorai.training.chat_template import render_chat
-from tailorai.training.encode import encode_chat
+from tailorai.models import encode_chat, render_chat
 from tailorai.training.evaluate import inference
 
 __all__ = [
@@ -294,25 +294,52 @@ def _secret_span(
 
 
 def _span_bits(model: Any, items: Sequence[tuple[list[int], int, int]], size: int) -> list[float]:
-    """``-log2 P(ids[start:end] | ids[:start])`` of each item, batched with right padding."""
+    """``-log2 P(ids[start:end] | ids[:start])`` of each item.
+
+    The secrets of one canary share everything before them, so that prefix runs through the
+    model once and its key-value cache is shared by every alternative, which then costs only
+    its own few tokens (in batches of `size`): 256 alternatives read ~2,000 tokens, not
+    ~15,000, which made this check most of the audit's time on SmolLM2."""
+    import copy
+
     import torch
 
-    results: list[float] = []
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, (ids, start, _) in enumerate(items):
+        groups.setdefault(tuple(ids[:start]), []).append(index)
+    results = [0.0] * len(items)
     with inference(model):
-        for first in range(0, len(items), size):
-            batch = items[first : first + size]
-            width = max(len(ids) for ids, _, _ in batch)
-            input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, (ids, _, _) in enumerate(batch):
-                input_ids[row, : len(ids)] = torch.tensor(ids)
-                mask[row, : len(ids)] = 1
-            logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
-            logprobs = torch.log_softmax(logits, dim=-1)
-            for row, (ids, start, end) in enumerate(batch):
-                targets = torch.tensor(ids[start:end])
-                picked = logprobs[row, start - 1 : end - 1].gather(1, targets[:, None])
-                results.append(float(-picked.sum()) / math.log(2))
+        for prefix, indices in groups.items():
+            shared = model(input_ids=torch.tensor([list(prefix)]), use_cache=True)
+            first = torch.log_softmax(shared.logits[0, -1].float(), dim=-1)  # of ids[start]
+            for at in range(0, len(indices), size):
+                chunk = indices[at : at + size]
+                # Each alternative's own tokens but its last, which is only predicted.
+                tails = [items[i][0][items[i][1] : items[i][2] - 1] for i in chunk]
+                width = max(len(t) for t in tails)
+                logprobs = None
+                if width:
+                    cache = copy.deepcopy(shared.cache)
+                    cache.batch_repeat_interleave(len(chunk))
+                    input_ids = torch.zeros((len(chunk), width), dtype=torch.long)
+                    mask = torch.ones((len(chunk), len(prefix) + width), dtype=torch.long)
+                    for row, tail in enumerate(tails):
+                        input_ids[row, : len(tail)] = torch.tensor(tail, dtype=torch.long)
+                        mask[row, len(prefix) + len(tail) :] = 0
+                    logits = model(
+                        input_ids=input_ids, attention_mask=mask, cache=cache
+                    ).logits.float()
+                    logprobs = torch.log_softmax(logits, dim=-1)
+                for row, index in enumerate(chunk):
+                    ids, start, end = items[index]
+                    total = float(first[ids[start]])
+                    targets = ids[start + 1 : end]
+                    if targets and logprobs is not None:
+                        picked = logprobs[row, : len(targets)].gather(
+                            1, torch.tensor(targets)[:, None]
+                        )
+                        total += float(picked.sum())
+                    results[index] = -total / math.log(2)
     return results
 
 
@@ -461,9 +488,7 @@ class PiiFinding:
 
 # Personal data types that make an output a leak. The detector's PERSON and LOCATION guesses
 # also fire on invented characters and places, so they are reported rather than failed.
-LEAK_ENTITIES = (
-    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "IBAN_CODE", "ADDRESS",
-)  # fmt: skip
+LEAK_ENTITIES = CONTACT_ENTITIES
 
 
 def pii_in_outputs(texts: Sequence[str], *, detector: Any = None) -> list[PiiFinding]:

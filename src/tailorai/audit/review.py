@@ -129,13 +129,13 @@ class ReviewQueue:
         *,
         since: datetime | None = None,
         detector: Any = None,
-        offensive_at: float = 0.5,
+        offensive_at: float | None = None,
         leak_types: tuple[str, ...] | None = None,
     ) -> dict[str, int]:
         """Check the project's generations made since `since` (all when None) for offensive
         language and personal data their request did not hold, and flag those; the counts."""
         from tailorai.audit.memorization import LEAK_ENTITIES, leaks, pii_in_outputs
-        from tailorai.audit.text_metrics import offensive
+        from tailorai.audit.text_metrics import OFFENSIVE_THRESHOLD, offensive
 
         leak_types = leak_types or LEAK_ENTITIES
         query = select(GenerationRow.id, GenerationRow.output, GenerationRow.inputs).where(
@@ -149,7 +149,7 @@ class ReviewQueue:
         if not rows:
             return counts
         for row, score in zip(rows, offensive([r.output for r in rows]), strict=True):
-            if score >= offensive_at:
+            if score >= (OFFENSIVE_THRESHOLD if offensive_at is None else offensive_at):
                 self.flag(row.id, "offensive", f"offensive language ({score:.2f})")
                 counts["offensive"] += 1
         leaked: dict[int, set[str]] = {}

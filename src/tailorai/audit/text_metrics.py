@@ -13,7 +13,11 @@ Detectors and their limits:
   rules tuned for short social-media text; it needs no model download.
 - **offensive**: alt-profanity-check's probability that a text is offensive (a linear SVM over
   character and word n-grams, trained on about 200k labelled comments). `OFFENSIVE_THRESHOLD`
-  turns it into a yes/no.
+  turns it into a yes/no. It is 0.9, calibrated on real outputs: 85 of SmolLM2's generations
+  from `make demo` (emails, support replies, campaign blocks) scored at most 0.07, while
+  harmless sentences with an edgy word score up to 0.64 ("a big, stupid bear who ate all the
+  honey", from the story model, was flagged at the old 0.5) and plain abuse 0.97 or more
+  (`tests/audit/fixtures/offensive_calibration.jsonl`, a test keeps the threshold between).
 - **reading ease**: Flesch reading ease,
   ``206.835 - 1.015 * (words / sentences) - 84.6 * (syllables / words)``; higher is easier
   (60-70 is plain English, below 30 is academic). Syllables are pyphen's en_US hyphenation
@@ -49,7 +53,7 @@ __all__ = [
     "sentiment",
 ]
 
-OFFENSIVE_THRESHOLD = 0.5
+OFFENSIVE_THRESHOLD = 0.9
 _BATCH = 1024
 
 _WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")

@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     Usage errors and Ctrl-C are handled by Typer itself (standalone mode), which exits.
     """
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    # transformers draws a bar for every model it loads ("Loading weights: 100%"); commands
+    # print their own progress.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app(args=argv, prog_name="tailor")
     except TailorError as exc:

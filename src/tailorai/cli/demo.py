@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,11 @@ from tailorai.cli.data import run_prepare
 __all__ = ["SAMPLES", "demo"]
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
+# Sized for SmolLM2-135M on 2 CPU cores, where a training step of 8 examples takes ~7 s and a
+# batch of 32 replies ~180 tokens/s: the whole demo in under 6 minutes.
+DEMO_EXAMPLES = 32
+CHATBOT_CUSTOMERS = 32
+AUDIT_USERS = 30
 DEMO_INPUTS = (
     "support_chats.jsonl",
     "support_mail.mbox",
@@ -54,16 +62,54 @@ def demo(
     """
     inputs = [SAMPLES / name for name in DEMO_INPUTS]
     options = {"our_addresses": ["@shop.example"], "export": ["openai"]}
-    run_prepare(inputs, out, options, config_file=None, as_json=as_json)
+    started = time.perf_counter()
+    shared = _SharedBackend()
+    stages: list[tuple[str, Callable[[], None]]] = [
+        (
+            "data preparation",
+            lambda: run_prepare(inputs, out, options, config_file=None, as_json=as_json),
+        )
+    ]
     if train_adapter:
-        _train_and_plan(out, as_json)
+        stages.append(("training", lambda: _train_and_plan(out, as_json)))
     if behaviour:
-        _segments(as_json)
-        _campaign(out / "emails", as_json)
+        stages.append(("segments and personalized emails", lambda: _segments(shared, as_json)))
+        stages.append(("the campaign", lambda: _campaign(shared, out / "emails", as_json)))
     if feedback:
-        _feedback_loop(out, as_json)
+        stages.append(("the feedback loop", lambda: _feedback_loop(shared, out, as_json)))
     if train_adapter:
-        _audit(out / "audit", as_json)
+        # The audit loads its own models: the shared back end goes first, as an idle one's
+        # OpenMP threads spin and halve everyone else's speed.
+        stages.append(("the audit", lambda: (shared.close(), _audit(out / "audit", as_json))))
+    console = Console(stderr=True)
+    try:
+        for name, run in stages:
+            began = time.perf_counter()
+            run()
+            console.print(f"[dim]{name}: {time.perf_counter() - began:.0f} s[/dim]")
+    finally:
+        shared.close()
+    console.print(f"Demo done in {time.perf_counter() - started:.0f} s.")
+
+
+class _SharedBackend:
+    """One LocalBackend on the base model for the demo's generating stages, loaded on first
+    use: loading SmolLM2 costs seconds a time."""
+
+    def __init__(self) -> None:
+        self._backend: Any = None
+
+    def get(self) -> Any:
+        from tailorai.generation import LocalBackend
+
+        if self._backend is None:
+            self._backend = LocalBackend(max_batch=32)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
 
 def _audit(out: Path, as_json: bool) -> None:
@@ -87,7 +133,12 @@ def _audit(out: Path, as_json: bool) -> None:
                 registry.get("demo").ref,
                 project=settings.project,
                 registry=registry,
-                config=AuditConfig(users=100, verbatim_texts=20),
+                config=AuditConfig(
+                    users=AUDIT_USERS,
+                    verbatim_texts=5,
+                    max_new_tokens=40,
+                    probe_templates=AuditConfig().probe_templates[:3],
+                ),
                 out=out,
                 log=lambda message: console.print(message),
             )
@@ -99,7 +150,7 @@ def _audit(out: Path, as_json: bool) -> None:
         print_gates(result, out)
 
 
-def _segments(as_json: bool) -> None:
+def _segments(shared: _SharedBackend, as_json: bool) -> None:
     """MovieLens ratings and tags as events -> per-user features -> segments, promoted."""
     from tailorai.cli.segments import print_segmentation
     from tailorai.events.samples import replay_movielens
@@ -107,10 +158,13 @@ def _segments(as_json: bool) -> None:
     from tailorai.store import Store
 
     console = Console(stderr=True)
-    console.print("Replaying MovieLens (100,836 ratings, 3,683 tags, 610 users) as events...")
+    console.print(
+        "Replaying MovieLens (100,836 ratings, 3,683 tags, 610 users) as events, moved in time "
+        "so its last rating was an hour ago..."
+    )
     store = Store()
     try:
-        stored = replay_movielens(store, "movielens")
+        stored = replay_movielens(store, "movielens", as_of=datetime.now(UTC) - timedelta(hours=1))
         console.print(f"{stored:,} new events stored; fitting segments (k by silhouette)...")
         segmentations = Segmentations(store)
         version = segmentations.fit("movielens", k="auto")
@@ -122,68 +176,106 @@ def _segments(as_json: bool) -> None:
         typer.echo(json.dumps(version.as_dict(), indent=2))
     else:
         print_segmentation(version)
-    _side_by_side(version, as_json)
+    _side_by_side(shared.get(), version, as_json)
 
 
-def _side_by_side(version: Any, as_json: bool) -> None:
-    """One user of each segment, the same request, each on their own rung and segment prompt."""
-    from rich.table import Table
+def pick_profiles(records: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
+    """Three members whose data differ: `(why, user)` for the most active recent fan of
+    Sci-Fi (or of whatever genre leads), the most active recent fan of another genre, and the
+    most active member who has lapsed."""
+    from tailorai.prompting.cues import LAPSED_DAYS
+
+    def values(user: str) -> dict[str, Any]:
+        return records[user].features.values(now)
+
+    by_activity = sorted(records, key=lambda u: (-records[u].features.events, u))
+    recent = [u for u in by_activity if values(u)["recency_days"] < LAPSED_DAYS]
+    lapsed = [u for u in by_activity if values(u)["recency_days"] >= LAPSED_DAYS]
+    picked: list[tuple[str, str]] = []
+
+    def top(user: str) -> str | None:
+        categories = values(user)["top_categories"]
+        return categories[0] if categories else None
+
+    fans = [u for u in recent if top(u) == "Sci-Fi"] or [u for u in recent if top(u)]
+    if fans:
+        picked.append((f"a recent fan of {top(fans[0])}", fans[0]))
+        others = [u for u in recent if top(u) and top(u) != top(fans[0])]
+        if others:
+            picked.append((f"a recent fan of {top(others[0])}", others[0]))
+    if lapsed:
+        picked.append(("a member who has lapsed", lapsed[0]))
+    return picked
+
+
+def _side_by_side(backend: Any, version: Any, as_json: bool) -> None:
+    """The same email request for three members whose data differ, each on their own rung,
+    segment prompt and context cues: what personalization changes in the text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
     from sqlalchemy import select
 
-    from tailorai.generation import LocalBackend, Personalizer
+    from tailorai.generation import Personalizer
+    from tailorai.prompting import context_cues
+    from tailorai.segments import FeatureStore
     from tailorai.store import Store
     from tailorai.store.tables import UserFeatureRow
 
     store = Store()
-    backend = LocalBackend()
+    now = datetime.now(UTC)
     try:
-        users = {}
         with store.session() as s:
-            rows = s.execute(
-                select(UserFeatureRow.segment, UserFeatureRow.user_key)
-                .where(UserFeatureRow.project_id == version.project_id)
-                .order_by(UserFeatureRow.user_key)
-            ).all()
-        for segment, user in rows:
-            users.setdefault(segment, user)
-        personalizer = Personalizer(
-            store=store, backend=backend, project=version.project_id, max_new_tokens=40
-        )
-        inputs = {"goal": "tell them about this week's new films"}
-        made = [personalizer.generate(user, "email", inputs) for user in users.values()]
+            keys = list(
+                s.scalars(
+                    select(UserFeatureRow.user_key).where(
+                        UserFeatureRow.project_id == version.project_id
+                    )
+                )
+            )
+        records = FeatureStore(store).get_many(version.project_id, keys)
+        picked = pick_profiles(records, now)
+        personalizer = Personalizer(store=store, backend=backend, project=version.project_id)
+        inputs = {"goal": "tell them about this week's new films", "brand": "Cinema Club"}
+        with ThreadPoolExecutor(len(picked)) as pool:  # one micro-batch for the three
+            made = list(pool.map(lambda p: personalizer.generate(p[1], "email", inputs), picked))
     finally:
-        backend.close()
         store.close()
     if as_json:
         typer.echo(json.dumps([g.as_dict() for g in made], indent=2, default=str))
         return
-    table = Table(title="The same email request, personalized per segment (generation records)")
-    for column in ("segment", "user", "rung", "prompt", "output (the tiny shipped model)"):
-        table.add_column(column)
-    for g in made:
-        table.add_row(
-            g.segment or "-",
-            g.user_id or "-",
-            g.rung,
-            g.prompt[0]["content"][:80] + "...",
-            g.output[:80],
+    console = Console()
+    console.print(
+        'The same request, "tell them about this week\'s new films", for three members whose '
+        "data differ (generation records in the store):"
+    )
+    for (why, user), g in zip(picked, made, strict=True):
+        profile = context_cues(records[user].features.values(now)).splitlines()[1:]
+        body = Group(Text("\n".join(profile), style="dim"), Text(""), Text(g.output))
+        console.print(
+            Panel(
+                body,
+                title=f"{user}: {why} ({g.segment or 'no segment'}; {g.rung})",
+                title_align="left",
+            )
         )
-    Console().print(table)
 
 
-def _campaign(out: Path, as_json: bool) -> None:
+def _campaign(shared: _SharedBackend, out: Path, as_json: bool) -> None:
     """The shipped campaign, rendered for two members of each segment."""
     from rich.table import Table
 
     from tailorai.campaigns import CampaignEngine, load_campaign
     from tailorai.campaigns.render import render_campaign, write_emails
     from tailorai.campaigns.simulate import EXAMPLE
-    from tailorai.generation import LocalBackend, Personalizer
+    from tailorai.generation import Personalizer
     from tailorai.segments import FeatureStore
     from tailorai.store import Store
 
     store = Store()
-    backend = LocalBackend()
+    backend = shared.get()
     try:
         features = FeatureStore(store)
         users = [
@@ -194,10 +286,11 @@ def _campaign(out: Path, as_json: bool) -> None:
         ]
         personalizer = Personalizer(store=store, backend=backend, project="movielens")
         engine = CampaignEngine(store, load_campaign(EXAMPLE), project="movielens")
-        emails = render_campaign(engine, personalizer, users, click_url="http://127.0.0.1:8000")
+        emails = render_campaign(
+            engine, personalizer, users, click_url="http://127.0.0.1:8000", workers=24
+        )
         write_emails(emails, out)
     finally:
-        backend.close()
         store.close()
     if as_json:
         typer.echo(json.dumps([e.as_dict() for e in emails], indent=2))
@@ -232,7 +325,7 @@ def _fresh_project(store: Any, name: str) -> str:
     raise RuntimeError("no free project name")  # pragma: no cover
 
 
-def _feedback_loop(out: Path, as_json: bool) -> None:
+def _feedback_loop(shared: _SharedBackend, out: Path, as_json: bool) -> None:
     """Support customers chat with the shipped model and rate it; poor replies are escalated
     and corrected; the corrections retrain it once, and an experiment decides."""
     from tailorai.retrain.chatbot import simulate_chatbot
@@ -244,11 +337,20 @@ def _feedback_loop(out: Path, as_json: bool) -> None:
     try:
         project = _fresh_project(store, "support")
         console.print(
-            f"Feedback loop in project {project}: 2 weeks of 64 support chats, rated; poor "
-            "replies escalated and corrected; one retrain on the corrections; its experiment..."
+            f"Feedback loop in project {project}: 2 weeks of {CHATBOT_CUSTOMERS} support chats, "
+            "rated; poor replies escalated and corrected; one retrain on the corrections; its "
+            "experiment..."
         )
         result = simulate_chatbot(
-            store, get_settings().home, cycles=2, customers=64, project=project
+            store,
+            get_settings().home,
+            cycles=2,
+            customers=CHATBOT_CUSTOMERS,
+            workers=CHATBOT_CUSTOMERS,
+            max_new_tokens=64,
+            epochs=1,
+            backend=shared.get(),
+            project=project,
         )
     finally:
         store.close()
@@ -272,9 +374,17 @@ def _train_and_plan(out: Path, as_json: bool) -> None:
     from tailorai.training import Registry, TrainConfig, train
 
     console = Console(stderr=True)
-    console.print("Training a LoRA adapter on 400 of the prepared examples (1 epoch)...")
+    console.print(
+        f"Training a LoRA adapter on {DEMO_EXAMPLES} of the prepared examples (1 epoch; about a "
+        "minute for SmolLM2 on 2 CPU cores)..."
+    )
     config = TrainConfig(
-        data=str(out), method="lora", epochs=1, max_examples=400, name="demo", canaries=4
+        data=str(out),
+        method="lora",
+        epochs=1,
+        max_examples=DEMO_EXAMPLES,
+        name="demo",
+        canaries=4,
     )
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")

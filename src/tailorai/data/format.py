@@ -5,7 +5,7 @@ Each example is chat messages: the conversation's system message (if any), up to
 messages of one role are merged, as chat templates expect roles to alternate.
 
 Lengths are counted in tokens of the chosen base model, rendered with the chat template training
-will use (see `tailorai.training.chat_template`): each message's content is tokenized once and
+will use (see `tailorai.models.chat_template`): each message's content is tokenized once and
 each role's template overhead is measured once. An example over `max_tokens` loses its oldest
 context turns, whole turns at a time, so text is never cut mid-token; one that does not fit even
 with only the last user turn is dropped (`too_many_tokens`).
@@ -30,7 +30,7 @@ class TokenCounter:
     """Token counts of messages as the chat template renders them, for one tokenizer."""
 
     def __init__(self, tokenizer: Any) -> None:
-        from tailorai.training.chat_template import render_chat
+        from tailorai.models import render_chat
 
         self.tokenizer = tokenizer
         self.overhead = {

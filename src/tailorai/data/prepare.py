@@ -86,14 +86,14 @@ class _Reader:
 
 
 def _tokenizer(config: PrepareConfig) -> Any:
-    from tailorai.training.base_model import load_tokenizer
+    from tailorai.models import load_tokenizer
 
     return load_tokenizer(config.model)
 
 
 def _context_length(config: PrepareConfig) -> int | None:
     """Unless told otherwise, examples must fit the base model's context window."""
-    from tailorai.training.base_model import context_length
+    from tailorai.models import context_length
 
     return context_length(config.model)
 

@@ -32,9 +32,25 @@ def _genres(folder: Path) -> dict[str, tuple[str, list[str]]]:
         }
 
 
-def movielens_events(folder: Path = MOVIELENS) -> Iterator[dict[str, Any]]:
-    """Raw events (the shape `/v1/batch` takes), ratings then tags, each in file order."""
+def _last_timestamp(folder: Path) -> int:
+    last = 0
+    for name in ("ratings.csv", "tags.csv"):
+        with (folder / name).open(encoding="utf-8", newline="") as f:
+            last = max([last, *(int(row["timestamp"]) for row in csv.DictReader(f))])
+    return last
+
+
+def movielens_events(
+    folder: Path = MOVIELENS, *, as_of: datetime | None = None
+) -> Iterator[dict[str, Any]]:
+    """Raw events (the shape `/v1/batch` takes), ratings then tags, each in file order.
+
+    `as_of` moves every timestamp by the same amount so that the last event of the data set
+    happened then: the users' recency and frequency read as if the data were live (a user who
+    stopped rating films years before the others reads as lapsed), where the recorded times,
+    1996-2018, make every user years inactive."""
     movies = _genres(folder)
+    shift = 0.0 if as_of is None else as_of.timestamp() - _last_timestamp(folder)
     for name, event, value in (
         ("ratings.csv", "Movie Rated", "rating"),
         ("tags.csv", "Movie Tagged", "tag"),
@@ -42,7 +58,7 @@ def movielens_events(folder: Path = MOVIELENS) -> Iterator[dict[str, Any]]:
         with (folder / name).open(encoding="utf-8", newline="") as f:
             for line, row in enumerate(csv.DictReader(f), 2):
                 title, genres = movies.get(row["movieId"], ("", []))
-                when = datetime.fromtimestamp(int(row["timestamp"]), UTC)
+                when = datetime.fromtimestamp(int(row["timestamp"]) + shift, UTC)
                 yield {
                     "type": "track",
                     "event": event,
@@ -59,9 +75,12 @@ def movielens_events(folder: Path = MOVIELENS) -> Iterator[dict[str, Any]]:
                 }
 
 
-def replay_movielens(store: Any, project_id: str = "movielens", *, batch: int = 2000) -> int:
+def replay_movielens(
+    store: Any, project_id: str = "movielens", *, batch: int = 2000, as_of: datetime | None = None
+) -> int:
     """Store the MovieLens events in `project_id` (created when new), with user features as
-    they arrive; returns how many were new (replaying again adds none)."""
+    they arrive; returns how many were new (replaying again adds none). `as_of`: see
+    `movielens_events`."""
     from tailorai.events.schema import parse_event
     from tailorai.events.sql_stream import SqlEventStream
     from tailorai.projects import ensure_project
@@ -81,7 +100,7 @@ def replay_movielens(store: Any, project_id: str = "movielens", *, batch: int = 
         pending.clear()
         return result.stored
 
-    for raw in movielens_events():
+    for raw in movielens_events(as_of=as_of):
         pending.append(parse_event(raw, received, max_age=None))
         if len(pending) >= batch:
             stored += flush()

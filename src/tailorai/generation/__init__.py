@@ -10,10 +10,11 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "CONTENT_DECODING": "tailorai.generation.personalizer",
     "GenerationLog": "tailorai.generation.generation_log",
     "backend_from_settings": "tailorai.generation.backends",
-    "GenerationRequest": "tailorai.generation.local_backend",
-    "GenerationResult": "tailorai.generation.local_backend",
+    "GenerationRequest": "tailorai.records",
+    "GenerationResult": "tailorai.records",
     "LocalBackend": "tailorai.generation.local_backend",
     "OpenAIBackend": "tailorai.generation.openai_backend",
     "Personalizer": "tailorai.generation.personalizer",

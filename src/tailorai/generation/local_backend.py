@@ -30,78 +30,34 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tailorai.errors import ConfigError, DataError, ModelError
+from tailorai.generation.decoding import ReplyNoRepeatNGram, ReplyRepetitionPenalty
 from tailorai.generation.lora_bank import LoraBank
 from tailorai.generation.micro_batch import MicroBatcher
-from tailorai.training.base_model import config_context_length
+from tailorai.models import (
+    config_context_length,
+    encode_chat,
+    load_base_model,
+    resolve_model_path,
+    same_base,
+)
+from tailorai.records import (
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    TextStream,
+)
 
 __all__ = ["GenerationRequest", "GenerationResult", "LocalBackend"]
 
-FinishReason = Literal["stop", "length"]
 BASE = "__base__"  # PEFT's name for "no adapter" in `adapter_names`
 _BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
-
-
-@dataclass(slots=True)
-class GenerationRequest:
-    """What to generate: chat `messages` (rendered with the chat template) or a ready `prompt`.
-
-    `adapter` is a registered adapter's key (e.g. the registry ref `"segment-buyers@2"`), None
-    for the plain base. `temperature` 0 is greedy decoding; `stop` strings end the reply, and
-    the text is cut where the first one begins.
-    """
-
-    messages: Sequence[Mapping[str, str]] | None = None
-    prompt: str | None = None
-    adapter: str | None = None
-    max_new_tokens: int = 64
-    stop: Sequence[str] = field(default_factory=list)
-    temperature: float = 0.0
-
-    def __post_init__(self) -> None:
-        if (self.messages is None) == (self.prompt is None):
-            raise ConfigError(
-                "A GenerationRequest needs exactly one of `messages` (chat messages) or `prompt` "
-                f"(ready text); got {'both' if self.messages is not None else 'neither'}."
-            )
-        if self.messages is not None and not self.messages:
-            raise ConfigError("`messages` must hold at least one message, got an empty list.")
-        if self.prompt is not None and not self.prompt:
-            raise ConfigError("`prompt` must not be empty. Pass the text to continue.")
-        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
-            raise ConfigError(
-                f"`max_new_tokens` must be a positive int, got {self.max_new_tokens!r}."
-            )
-        if self.temperature < 0:
-            raise ConfigError(
-                f"`temperature` must be >= 0 (0 is greedy), got {self.temperature!r}."
-            )
-        if isinstance(self.stop, str) or any(not isinstance(s, str) or not s for s in self.stop):
-            raise ConfigError(
-                f"`stop` must be a list of non-empty strings, got {self.stop!r}. "
-                'Pass e.g. stop=["\\n\\n"].'
-            )
-
-
-@dataclass(slots=True)
-class GenerationResult:
-    """One request's reply; `seconds` is the wall time of the batch it ran in."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int  # tokens the model produced, the end-of-sequence token included
-    finish_reason: FinishReason  # "stop": EOS or a stop string; "length": max_new_tokens
-    adapter: str | None
-    seconds: float
-    # The mean log-probability of the reply's tokens: how sure the model was (active learning
-    # picks the least sure); None where the back end does not say.
-    mean_logprob: float | None = None
 
 
 @dataclass(slots=True)
@@ -226,14 +182,15 @@ class LocalBackend:
         max_batch: int = 8,
         batch_wait_ms: float = 5.0,
         chat_template: str | None = None,
+        precision: str | None = None,
     ) -> None:
+        """`precision` (auto, bf16, fp32; default the settings') is the weights' precision:
+        bfloat16 where `tailorai.models.precision` finds it pays."""
         _require("max_adapters", max_adapters, 1, "an int")
         _require("max_batch", max_batch, 1, "an int")
         _require("batch_wait_ms", batch_wait_ms, 0, "a number")
-        from tailorai.training.base_model import load_base_model, resolve_model_path
-
         self.base_model = resolve_model_path(base_model)
-        model, self.tokenizer = load_base_model(base_model)
+        model, self.tokenizer = load_base_model(base_model, inference=True, precision=precision)
         self.max_adapters = max_adapters
         self.max_batch = max_batch
         self.chat_template = chat_template
@@ -307,22 +264,22 @@ class LocalBackend:
                 banked=LoraBank.supports(folder, config),
             )
 
-    def add_version(self, version: Any) -> str:
-        """Register a registry `ModelVersion`'s adapter under its ref; returns the ref."""
-        from tailorai.training.base_model import resolve_model_path
-
+    def add_version(self, version: Any, *, key: str | None = None) -> str:
+        """Register a registry `ModelVersion`'s adapter under `key` (default: its ref);
+        returns the key."""
         if version.adapter_path is None:
             raise ModelError(
                 f"{version.ref} is a full fine-tune, not an adapter. Serve it with a back end of "
                 f"its own: LocalBackend('{version.path}/model')."
             )
-        if resolve_model_path(version.base_model) != self.base_model:
+        if not same_base(version.base_model, self.base_model):
             raise ModelError(
                 f"{version.ref} was trained on {version.base_model}, but this back end serves "
                 f"{self.base_model}. Serve it from a LocalBackend on its base model."
             )
-        self.add_adapter(version.ref, version.adapter_path, chat_template=version.chat_template)
-        return str(version.ref)
+        key = key or str(version.ref)
+        self.add_adapter(key, version.adapter_path, chat_template=version.chat_template)
+        return key
 
     def _load(self, adapter: _Adapter) -> None:
         from peft import PeftModel
@@ -383,7 +340,7 @@ class LocalBackend:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Each request's result, in order; one `generate` call per batch of shared settings.
 
-        Requests sharing a temperature run together, whichever adapters they use, up to
+        Requests sharing decoding settings run together, whichever adapters they use, up to
         `max_batch` rows and `max_adapters` distinct adapters per call.
         """
         with self._lock:
@@ -403,16 +360,19 @@ class LocalBackend:
         with self._lock:
             return len(self._prepare(request).ids)
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
+    def stream(self, request: GenerationRequest) -> TextStream:
         """Text pieces of one request's reply as its tokens are produced.
 
         The request is checked now (an unknown adapter raises here); generation starts on the
-        first `next`. The pieces join to the text `generate` would return. Text that could be
-        the start of a stop string is held back until it is known not to be one.
+        first `next`. The pieces join to the text `generate` would return, and once they are
+        all out the stream's `finish_reason` and `completion_tokens` are those `generate`
+        would give. Text that could be the start of a stop string is held back until it is
+        known not to be one.
         """
         with self._lock:
             prepared = self._prepare(request)
-        return self._stream(prepared)
+        out = TextStream()
+        return out.attach(self._stream(prepared, out))
 
     def close(self) -> None:
         """Serve what is queued, then stop the micro-batching worker."""
@@ -438,8 +398,6 @@ class LocalBackend:
                     "adapter=None for the base model."
                 )
         if request.messages is not None:
-            from tailorai.training.encode import encode_chat
-
             template = adapter.chat_template if adapter else None
             ids = encode_chat(
                 self.tokenizer,
@@ -460,14 +418,14 @@ class LocalBackend:
 
     def _batches(self, prepared: Sequence[_Prepared]) -> Iterator[list[int]]:
         """Indices of `prepared` in groups that may share one generate call."""
-        groups: dict[tuple[float, str | None], list[int]] = {}
+        groups: dict[tuple[tuple[float, float, float, int], str | None], list[int]] = {}
         for index, item in enumerate(prepared):
             # The bank's adapters and the base share batches; PEFT's LoRA variants share their
             # own; each DoRA adapter runs alone.
             adapter, group = item.adapter, None
             if adapter is not None and not adapter.banked:
                 group = adapter.key if adapter.dora else "peft"
-            groups.setdefault((item.request.temperature, group), []).append(index)
+            groups.setdefault((item.request.decoding, group), []).append(index)
         for indices in groups.values():
             batch: list[int] = []
             keys: set[str] = set()
@@ -500,7 +458,7 @@ class LocalBackend:
         streamer: Any = None,
         cancel: threading.Event | None = None,
     ) -> list[GenerationResult]:
-        """One `generate` call for `rows` (same temperature); the caller holds the lock."""
+        """One `generate` call for `rows` (same decoding); the caller holds the lock."""
         import torch
 
         started = time.perf_counter()
@@ -523,12 +481,21 @@ class LocalBackend:
             "eos_token_id": sorted(self._eos) or None,
             "streamer": streamer,
         }
-        temperature = rows[0].request.temperature
-        if temperature > 0:
-            # Plain temperature sampling: no top-k/top-p a model's generation config may carry.
-            kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
+        first = rows[0].request
+        if first.temperature > 0:
+            # Temperature and nucleus sampling only: no top-k a model's generation config may
+            # carry.
+            kwargs.update(do_sample=True, temperature=first.temperature, top_k=0, top_p=first.top_p)
         else:
             kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        processors: list[Any] = []
+        if first.repetition_penalty != 1.0:
+            processors.append(ReplyRepetitionPenalty(first.repetition_penalty, width))
+        if first.no_repeat_ngram_size > 0:
+            processors.append(ReplyNoRepeatNGram(first.no_repeat_ngram_size, width))
+        kwargs["logits_processor"] = LogitsProcessorList(processors)
         context = contextlib.ExitStack()
         if any(a.banked for a in adapters) or not adapters:
             if self._peft is not None:
@@ -540,8 +507,6 @@ class LocalBackend:
             self._peft.set_adapter(adapters[0].name)  # PEFT mixes no DoRA rows in a batch
         else:
             kwargs["adapter_names"] = [r.adapter.name if r.adapter else BASE for r in rows]
-        from transformers import StoppingCriteriaList
-
         kwargs["stopping_criteria"] = StoppingCriteriaList([ends])
         kwargs.update(output_scores=True, return_dict_in_generate=True)
         with torch.inference_mode(), context:
@@ -619,14 +584,17 @@ class LocalBackend:
             end -= 1
         return end
 
-    def _stream(self, prepared: _Prepared) -> Iterator[str]:
+    def _stream(self, prepared: _Prepared, out: TextStream) -> Iterator[str]:
         pieces: queue.Queue[Any] = queue.Queue()
         cancel = threading.Event()
+        results: list[GenerationResult] = []
 
         def work() -> None:
             try:
                 with self._lock:
-                    self._generate_rows([prepared], streamer=_TokenQueue(pieces), cancel=cancel)
+                    results.extend(
+                        self._generate_rows([prepared], streamer=_TokenQueue(pieces), cancel=cancel)
+                    )
             except BaseException as exc:  # re-raised in the reading thread
                 pieces.put(exc)
             finally:
@@ -651,6 +619,7 @@ class LocalBackend:
                 if cut is not None:
                     if cut > sent:
                         yield text[sent:cut]
+                    out.finish_reason, out.completion_tokens = "stop", len(ids)
                     return
                 # Hold back what may still change: a run of byte tokens (decoded together,
                 # so a later byte can turn earlier characters into U+FFFD), a partial stop
@@ -667,6 +636,10 @@ class LocalBackend:
             text = self._decode(ids)
             if len(text) > sent:
                 yield text[sent:]
+            thread.join()
+            if results:
+                out.finish_reason = results[0].finish_reason
+                out.completion_tokens = results[0].completion_tokens
         finally:
             cancel.set()
             thread.join()

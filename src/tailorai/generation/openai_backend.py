@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from tailorai.errors import ModelError
+from tailorai.records import GenerationRequest, GenerationResult, TextStream
 
 __all__ = ["OpenAIBackend"]
 
@@ -56,26 +57,38 @@ class OpenAIBackend:
 
     def add_adapter(self, key: str, path: str | Path | None = None, **_: Any) -> None:
         """Address adapter `key` by that name upstream (it must serve it under that name)."""
-        self._adapters[key] = str(path) if path else key
+        self._adapters[key] = key
 
-    def add_version(self, version: Any) -> str:
-        self.add_adapter(version.ref, version.adapter_path)
-        return str(version.ref)
+    def add_version(self, version: Any, *, key: str | None = None) -> str:
+        """Register a version under `key` (default: its ref); upstream it is addressed by its
+        ref, the name vLLM's `--lora-modules ref=path` serves it under."""
+        key = key or str(version.ref)
+        self._adapters[key] = str(version.ref)
+        return key
 
     # -- generating ------------------------------------------------------------------------------
 
-    def _body(self, request: Any, *, stream: bool) -> dict[str, Any]:
+    def _body(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
         if request.messages is None:
             messages = [{"role": "user", "content": request.prompt or ""}]
         else:
             messages = [dict(m) for m in request.messages]
         body: dict[str, Any] = {
-            "model": request.adapter or self.base_model_name,
+            "model": self._adapters.get(request.adapter, request.adapter)
+            if request.adapter
+            else self.base_model_name,
             "messages": messages,
             "max_tokens": request.max_new_tokens,
             "temperature": request.temperature,
+            "top_p": request.top_p,
             "stream": stream,
         }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if request.repetition_penalty != 1.0:
+            # Not in OpenAI's own API; vLLM and `tailor serve` take it. (no_repeat_ngram_size
+            # has no counterpart upstream and is not sent.)
+            body["repetition_penalty"] = request.repetition_penalty
         if request.stop:
             body["stop"] = list(request.stop)
         return body
@@ -101,9 +114,7 @@ class OpenAIBackend:
                 time.sleep(wait)
         raise ModelError(f"The upstream model server at {self.base_url} failed: {reason}")
 
-    def generate_one(self, request: Any) -> Any:
-        from tailorai.generation.local_backend import GenerationResult
-
+    def generate_one(self, request: GenerationRequest) -> GenerationResult:
         started = time.perf_counter()
         reply = self._post(self._body(request, stream=False)).json()
         try:
@@ -123,18 +134,20 @@ class OpenAIBackend:
                 f"{str(reply)[:300]}"
             ) from exc
 
-    def generate(self, requests: list[Any]) -> list[Any]:
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         return [self.generate_one(request) for request in requests]
 
-    def prompt_tokens(self, request: Any) -> int:
+    def prompt_tokens(self, request: GenerationRequest) -> int:
         if self.tokenizer is None:
             return 0
         text = "\n".join(m["content"] for m in (request.messages or []))
         return len(self.tokenizer.encode(text or request.prompt or ""))
 
-    def stream(self, request: Any) -> Iterator[str]:
-        """Text pieces from the upstream's server-sent events."""
+    def stream(self, request: GenerationRequest) -> TextStream:
+        """Text pieces from the upstream's server-sent events; the last chunks' finish reason
+        and usage (where the server sends them) end up on the stream."""
         body = self._body(request, stream=True)
+        out = TextStream()
 
         def pieces() -> Iterator[str]:
             with self._http.stream(
@@ -152,12 +165,19 @@ class OpenAIBackend:
                     data = line.removeprefix("data: ").strip()
                     if data == "[DONE]":
                         return
-                    for choice in json.loads(data).get("choices", []):
+                    chunk = json.loads(data)
+                    usage = chunk.get("usage") or {}
+                    if usage.get("completion_tokens") is not None:
+                        out.completion_tokens = int(usage["completion_tokens"])
+                    for choice in chunk.get("choices") or []:
+                        finish = choice.get("finish_reason")
+                        if finish:
+                            out.finish_reason = "length" if finish == "length" else "stop"
                         content = (choice.get("delta") or {}).get("content")
                         if content:
                             yield content
 
-        return pieces()
+        return out.attach(pieces())
 
     def close(self) -> None:
         self._http.close()

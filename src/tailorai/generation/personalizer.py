@@ -21,11 +21,32 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tailorai.data.pii import CONTACT_ENTITIES
 from tailorai.generation.generation_log import GenerationLog, new_generation_id
+from tailorai.generation.guards import fill_placeholders, trim_unfinished
 from tailorai.generation.router import Router
-from tailorai.records import Conversation, Generation, Message
+from tailorai.records import (
+    Backend,
+    Conversation,
+    Generation,
+    GenerationRequest,
+    GenerationResult,
+    Message,
+    TextStream,
+)
 
-__all__ = ["FatigueHook", "Personalizer"]
+# How the Personalizer decodes unless told otherwise: greedy, so a user's content follows from
+# their prompt alone (two users with the same data get the same text), with the repetition
+# control of `generation.decoding` over the reply, which SmolLM2-135M needs to not loop. Chosen
+# on SmolLM2's emails, product copy and support replies (bench/personalization_content.py).
+CONTENT_DECODING: dict[str, Any] = {
+    "temperature": 0.0,
+    "top_p": 1.0,
+    "repetition_penalty": 1.2,
+    "no_repeat_ngram_size": 4,
+}
+
+__all__ = ["CONTENT_DECODING", "FatigueHook", "Personalizer"]
 
 # A hook sees the user and the candidate output and returns the output to use (the audit stage
 # fills these in: frequency caps, repetition checks). None of them by default.
@@ -48,6 +69,7 @@ class _Plan:
     inputs: dict[str, Any]
     request: Any  # the back end's GenerationRequest
     experiment_arm: str | None = None  # "experiment:arm" when an experiment chose the model
+    favourite: str | None = None  # the user's first favourite category, for placeholders
     part_of_send: bool = False  # caps are the caller's: do not count it as a send
 
     def record(
@@ -70,7 +92,8 @@ class _Plan:
             user_id=self.who,
             segment=self.segment,
             model_version=self.model_version,
-            adapter=self.adapter,
+            # The adapter's registry ref (the back end's key also names the project).
+            adapter=self.model_version if self.adapter is not None else None,
             template_version=self.template_version,
             experiment_arm=self.experiment_arm,
             inputs=self.inputs,
@@ -83,12 +106,20 @@ class _Plan:
         )
 
 
+def _favourite(features: Mapping[str, Any] | None) -> str | None:
+    for key in ("preferred_categories", "top_categories"):
+        values = (features or {}).get(key)
+        if isinstance(values, list | tuple) and values and values[0]:
+            return str(values[0])
+    return None
+
+
 class Personalizer:
     def __init__(
         self,
         *,
         store: Any,
-        backend: Any,
+        backend: Backend,
         project: str = "default",
         registry: Any = None,
         templates: Any = None,
@@ -98,12 +129,18 @@ class Personalizer:
         max_new_tokens: int = 128,
         max_chars: int = 4000,
         scrub_pii: bool = True,
+        scrub_entities: Sequence[str] | None = None,
         fatigue_hooks: Sequence[FatigueHook] = (),
         experiments: Any = None,
         fatigue: Any = None,
+        decoding: Mapping[str, Any] | None = None,
     ) -> None:
         """`fatigue` (an `audit.fatigue.FatigueGuard`) applies frequency caps before a
-        generation and regenerates one that repeats what the user saw lately."""
+        generation and regenerates one that repeats what the user saw lately. `scrub_pii`
+        replaces the `scrub_entities` (default: contact details, `CONTACT_ENTITIES`) the model
+        wrote with placeholders. `decoding`
+        overrides `CONTENT_DECODING`'s fields (temperature, top_p, repetition_penalty,
+        no_repeat_ngram_size)."""
         from tailorai.prompting import PromptBuilder, TemplateSet
         from tailorai.rollout.experiments import Experiments
         from tailorai.segments import FeatureStore
@@ -129,8 +166,12 @@ class Personalizer:
         self.log = GenerationLog(store)
         self.k = k
         self.max_new_tokens = max_new_tokens
+        self.decoding = {**CONTENT_DECODING, **(decoding or {})}
         self.max_chars = max_chars
         self.scrub_pii = scrub_pii
+        # Contact details by default: names and places in generated copy are the model's
+        # characters and cities, and "<PERSON>" in a film's plot reads worse than the risk.
+        self.scrub_entities = tuple(scrub_entities or CONTACT_ENTITIES)
         self.fatigue_hooks = list(fatigue_hooks)
         self.fatigue = fatigue
         self._scrubber: Any = None
@@ -165,7 +206,7 @@ class Personalizer:
         anonymous_id: str | None = None,
         max_new_tokens: int | None = None,
         stop: Sequence[str] = (),
-    ) -> tuple[str, Iterator[str]]:
+    ) -> tuple[str, TextStream]:
         """`generate`, as the generation id and the output's pieces (scrubbed sentence by
         sentence); the record is stored once the last piece is out."""
         return self._run_stream(
@@ -184,7 +225,7 @@ class Personalizer:
         model: str = "tailor",
         max_new_tokens: int | None = None,
         stop: Sequence[str] = (),
-        temperature: float = 0.0,
+        temperature: float | None = None,
     ) -> Generation:
         """Reply to a chat as is, on the user's rung's model (`model="tailor"`), the untuned
         base (`"base"`) or a registry version (`"segment-buyers@2"`, or a name for its
@@ -201,8 +242,8 @@ class Personalizer:
         model: str = "tailor",
         max_new_tokens: int | None = None,
         stop: Sequence[str] = (),
-        temperature: float = 0.0,
-    ) -> tuple[str, Iterator[str]]:
+        temperature: float | None = None,
+    ) -> tuple[str, TextStream]:
         """`chat`, as the generation id and the reply's pieces; the record is stored once the
         last piece is out (a stream abandoned half-way records nothing)."""
         return self._run_stream(
@@ -238,7 +279,7 @@ class Personalizer:
             features=features,
             k=self.k if route.rung == "few_shot" else 0,
         )
-        adapter = self._adapter(version)
+        adapter = self.adapter_key(version)
         return _Plan(
             started,
             self.project,
@@ -250,8 +291,9 @@ class Personalizer:
             adapter,
             prompt.template_version,
             dict(inputs),
-            self._request(prompt.messages, adapter, max_new_tokens, stop, 0.0),
+            self._request(prompt.messages, adapter, max_new_tokens, stop, None),
             arm,
+            favourite=_favourite(features),
         )
 
     def _chat_plan(
@@ -261,7 +303,7 @@ class Personalizer:
         model: str,
         max_new_tokens: int | None,
         stop: Sequence[str],
-        temperature: float,
+        temperature: float | None,
     ) -> _Plan:
         started = time.perf_counter()
         record = self.features.get(self.project, user_id) if user_id else None
@@ -275,7 +317,7 @@ class Personalizer:
             rung, version = "named", None
         else:
             rung, version = "named", self.registry.get(model)
-        adapter = self._adapter(version)
+        adapter = self.adapter_key(version)
         return _Plan(
             started,
             self.project,
@@ -317,22 +359,23 @@ class Personalizer:
         adapter: str | None,
         max_new_tokens: int | None,
         stop: Sequence[str],
-        temperature: float,
-    ) -> Any:
-        from tailorai.generation.local_backend import GenerationRequest
-
+        temperature: float | None,
+    ) -> GenerationRequest:
+        decoding = dict(self.decoding)
+        if temperature is not None:
+            decoding["temperature"] = temperature
         return GenerationRequest(
             messages=[dict(m) for m in messages],
             adapter=adapter,
             max_new_tokens=max_new_tokens or self.max_new_tokens,
             stop=list(stop),
-            temperature=temperature,
+            **decoding,
         )
 
     def _run(self, plan: _Plan) -> Generation:
         channel = self._capped(plan)
         result = self.backend.generate_one(plan.request)
-        output = self._guard(plan.who, plan.task, result.text)
+        output = self._guard(plan, result)
         if self.fatigue is not None and plan.who:
             result, output = self._unrepeated(plan, channel, result, output)
         record = self.log.add(
@@ -376,7 +419,7 @@ class Personalizer:
         retry = self.backend.generate_one(
             dataclasses.replace(plan.request, temperature=max(plan.request.temperature, 0.9))
         )
-        fresh = self._guard(plan.who, plan.task, retry.text)
+        fresh = self._guard(plan, retry)
         again = self.fatigue.repeats(plan.who, fresh)
         action = "regenerated" if again < threshold else "repeated"
         self.fatigue.log(
@@ -388,73 +431,110 @@ class Personalizer:
         )
         return retry, fresh
 
-    def _run_stream(self, plan: _Plan) -> tuple[str, Iterator[str]]:
+    def _run_stream(self, plan: _Plan) -> tuple[str, TextStream]:
         channel = self._capped(plan)
         pieces = self.backend.stream(plan.request)  # checked now: a bad request fails here
         prompt_tokens = self.backend.prompt_tokens(plan.request)
         generation_id = new_generation_id()
+        out = TextStream()
 
         def run() -> Iterator[str]:
             sent = []
-            for piece in self._scrub_stream(pieces) if self.scrub_pii else pieces:
+            for piece in self._guard_stream(plan, pieces):
                 sent.append(piece)
                 yield piece
             output = "".join(sent)  # guarded piece by piece: the record keeps what was sent
+            out.finish_reason = getattr(pieces, "finish_reason", None)
+            out.completion_tokens = getattr(pieces, "completion_tokens", None)
+            if out.completion_tokens is None:
+                out.completion_tokens = self._count_tokens(output)
             self.log.add(
                 plan.record(
                     type(self.backend).__name__,
                     output,
                     prompt_tokens,
-                    self._count_tokens(output),
-                    None,
+                    out.completion_tokens,
+                    out.finish_reason,
                     generation_id,
                 )
             )
             if self.fatigue is not None:
                 self.fatigue.sent(plan.who, channel, generation_id)
 
-        return generation_id, run()
+        return generation_id, out.attach(run())
 
     def _count_tokens(self, text: str) -> int:
         tokenizer = self.backend.tokenizer
         return len(tokenizer.encode(text, add_special_tokens=False)) if tokenizer else 0
 
-    def _adapter(self, version: Any) -> str | None:
-        """The back end's key for `version`'s adapter (registered on first use), or None."""
+    def adapter_key(self, version: Any) -> str | None:
+        """The back end's key for `version`'s adapter (registered on first use), or None.
+
+        The key holds the project: one back end serves every project of a server, and two
+        projects may each have a `global@1` of their own."""
         if version is None or version.adapter_path is None:
             return None  # the base model (full fine-tunes are served by their own back end)
-        if not self.backend.has_adapter(version.ref):
-            self.backend.add_version(version)  # with the chat template it was trained with
-        return str(version.ref)
+        key = f"{self.project}/{version.ref}"
+        if not self.backend.has_adapter(key):
+            # With the chat template it was trained with.
+            self.backend.add_version(version, key=key)
+        return key
 
-    def _guard(self, who: str | None, task: str, text: str) -> str:
-        text = text.strip()[: self.max_chars]
+    def _guard(self, plan: _Plan, result: GenerationResult) -> str:
+        """The reply as a user may see it: cut back to its last whole sentence when the token
+        limit ended it (not for chat completions), at most `max_chars`, contact details the
+        model made up replaced, the request's own customer name and brand in its
+        placeholders, then the fatigue hooks."""
+        text = result.text.strip()
+        if result.finish_reason == "length" and plan.task != self.CHAT_TASK:
+            # Content a user reads ends at a sentence; a chat client (OpenAI's shape) gets the
+            # text as made, with finish_reason "length", as its stream would give it.
+            text = trim_unfinished(text)
+        text = text[: self.max_chars]
         if self.scrub_pii and text:
             text = self._scrub(text)
+        text = self._fill(plan, text)
         for hook in self.fatigue_hooks:
-            text = hook(who, task, text)
+            text = hook(plan.who, plan.task, text)
         return text
 
-    def _scrub_stream(self, pieces: Iterator[str]) -> Iterator[str]:
-        """Pieces with personal data replaced, held back to whole sentences (or lines): a name
-        or an email split across pieces is only whole, and only recognizable, in its sentence.
-        """
+    def _fill(self, plan: _Plan, text: str) -> str:
+        # After the scrub: a name the request gave is the user's own, not one the model made up.
+        inputs = plan.inputs
+        customer = inputs.get("first_name") or inputs.get("name")
+        brand = inputs.get("brand") or self.templates.defaults.get("brand")
+        return fill_placeholders(
+            text,
+            customer=str(customer) if customer else None,
+            brand=str(brand) if brand else None,
+            category=plan.favourite,
+        )
+
+    def _guard_stream(self, plan: _Plan, pieces: Iterator[str]) -> Iterator[str]:
+        """Pieces held back to whole sentences (or lines), each scrubbed and filled: a name or
+        a placeholder split across pieces is only whole, and only recognizable, in its
+        sentence."""
         held = ""
         for piece in pieces:
             held += piece
             cut = max(held.rfind(end) for end in (". ", "! ", "? ", "\n"))
             if cut >= 0:
                 ready, held = held[: cut + 1], held[cut + 1 :]
-                yield self._scrub(ready) if ready.strip() else ready
+                yield self._finish_piece(plan, ready)
         if held:
-            yield self._scrub(held) if held.strip() else held
+            yield self._finish_piece(plan, held)
+
+    def _finish_piece(self, plan: _Plan, text: str) -> str:
+        if not text.strip():
+            return text
+        return self._fill(plan, self._scrub(text) if self.scrub_pii else text)
 
     def _scrub(self, text: str) -> str:
         """Personal data the model wrote (names, emails, phone numbers...) as placeholders."""
         if self._scrubber is None:
             from tailorai.data.anonymize import Anonymize
 
-            self._scrubber = Anonymize(mode="placeholder")
+            self._scrubber = Anonymize(mode="placeholder", entities=self.scrub_entities)
         record = Conversation(
             id="output",
             user_id=None,

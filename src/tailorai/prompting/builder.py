@@ -1,8 +1,10 @@
 """The prompt for one request: system prompt and cues, the user's own examples, the request.
 
-The messages are, in order: one system message (the task's template for the user's segment, then
-the context cues), the retrieved examples as alternating user/assistant turns (most similar
-first), and the user's current request. Zero-shot is the same prompt with `k=0`.
+The messages are, in order: one system message (the task's template for the user's segment, or
+its `lapsed` one for a user who has lapsed, then the context cues where the task puts them
+there), the retrieved examples as alternating user/assistant turns (most similar first), and the
+user's current request (followed by the cues as sentences for tasks with `cues: request`).
+Zero-shot is the same prompt with `k=0`.
 
 With a tokenizer the prompt is counted as the model will see it, rendered through
 `tailorai.training.render_chat` with the generation prompt. If it is over `max_tokens`, retrieved
@@ -18,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from tailorai.errors import ConfigError, ModelError
-from tailorai.prompting.cues import context_cues
+from tailorai.prompting.cues import context_cues, context_sentences, is_lapsed
 from tailorai.prompting.retrieval import Retriever, example_turns
-from tailorai.prompting.templates import TemplateSet
+from tailorai.prompting.templates import LAPSED_SEGMENT, TemplateSet
 from tailorai.records import Example
 
 __all__ = ["ANSWER_TOKENS", "Prompt", "PromptBuilder", "PromptTooLong"]
@@ -164,12 +166,20 @@ class PromptBuilder:
             raise ConfigError(
                 f"The 'k' parameter of PromptBuilder.build must be an int >= 0. Got {k!r} instead."
             )
+        if is_lapsed(features) and self.templates.has(task, LAPSED_SEGMENT):
+            segment = LAPSED_SEGMENT  # recency is fresher than the segment assignment
         template = self.templates.get(task, segment)
         system = template.system(inputs)
-        cues = context_cues(features)
-        if cues:
-            system = f"{system}\n\n{cues}"
         request = template.user(inputs)
+        if template.cues == "request":
+            sentences = context_sentences(features)
+            if sentences:
+                request = f"{request.rstrip()}{'' if request.rstrip()[-1:] in '.!?' else '.'} "
+                request += sentences
+        else:
+            cues = context_cues(features)
+            if cues:
+                system = f"{system}\n\n{cues}"
         shots = self._examples(user_id, request, k, exclude_ids)
 
         def compose(n: int) -> list[dict[str, str]]:

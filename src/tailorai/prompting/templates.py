@@ -8,6 +8,8 @@ The file (the shipped one is `default_templates.yaml` beside this module)::
     tasks:
       chat_reply:
         request: "{message}"        # optional: the user's turn; "{message}" when absent
+        cues: system                # optional: where the context cues go, `system` (the
+                                    # default) or `request` (after the user's turn)
         segments:
           default:                  # required in every task: used for any segment not listed
             system: You are the support assistant of {brand}. ...
@@ -17,6 +19,9 @@ The file (the shipped one is `default_templates.yaml` beside this module)::
 Placeholders are `{name}` (a Python identifier); `{{` and `}}` stand for literal braces. Every
 template's `version` is the file's declared version plus a hash of that template's own text, so
 editing one prompt changes its version even when nobody bumps the file's `version:`.
+
+A segment named `lapsed` is the template for users whose features say they have lapsed (see
+`prompting.cues.is_lapsed`), whatever segment they are in: content for them is about coming back.
 """
 
 from __future__ import annotations
@@ -34,14 +39,16 @@ import yaml
 
 from tailorai.errors import ConfigError
 
-__all__ = ["DEFAULT_SEGMENT", "DEFAULT_TEMPLATES", "Template", "TemplateSet"]
+__all__ = ["DEFAULT_SEGMENT", "DEFAULT_TEMPLATES", "LAPSED_SEGMENT", "Template", "TemplateSet"]
 
 DEFAULT_TEMPLATES = Path(__file__).with_name("default_templates.yaml")
 DEFAULT_SEGMENT = "default"
 DEFAULT_REQUEST = "{message}"
 
 _TOP_KEYS = {"version", "description", "defaults", "tasks"}
-_TASK_KEYS = {"description", "request", "segments"}
+_TASK_KEYS = {"description", "request", "cues", "segments"}
+CUE_PLACES = ("system", "request")
+LAPSED_SEGMENT = "lapsed"
 _SEGMENT_KEYS = {"description", "system"}
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -76,7 +83,8 @@ class Template:
     """The prompts of one task for one segment.
 
     `text` is the system prompt and `request` the user's turn, both with `{name}` placeholders;
-    `version` is `<file version>+<hash of both texts>`.
+    `cues` says where the context cues go (`system` or `request`); `version` is
+    `<file version>+<hash of both texts and the cues' place>`.
     """
 
     task: str
@@ -85,6 +93,7 @@ class Template:
     request: str
     version: str
     defaults: Mapping[str, Any]
+    cues: str = "system"
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -195,6 +204,9 @@ class TemplateSet:
         for task, task_raw in tasks_raw.items():
             task_spec = mapping(task_raw, f"tasks.{task}", _TASK_KEYS)
             request = text(task_spec.get("request", DEFAULT_REQUEST), f"tasks.{task}.request")
+            cues = task_spec.get("cues", "system")
+            if cues not in CUE_PLACES:
+                raise fail(f"tasks.{task}.cues", f"must be system or request, got {cues!r}.")
             segments_raw = mapping(task_spec.get("segments"), f"tasks.{task}.segments", None)
             if DEFAULT_SEGMENT not in segments_raw:
                 raise fail(
@@ -212,7 +224,8 @@ class TemplateSet:
                 # The defaults a template fills in are part of what the model reads.
                 used = _placeholders(system, key) + _placeholders(request, key)
                 filled = {n: defaults[n] for n in used if n in defaults}
-                content = json.dumps([system, request, filled], sort_keys=True, default=str)
+                shape = [system, request, filled] + ([cues] if cues != "system" else [])
+                content = json.dumps(shape, sort_keys=True, default=str)
                 digest = hashlib.sha256(content.encode()).hexdigest()[:12]
                 tasks[str(task)][str(segment)] = Template(
                     task=str(task),
@@ -221,13 +234,14 @@ class TemplateSet:
                     request=request,
                     version=f"{version}+{digest}",
                     defaults=defaults,
+                    cues=cues,
                 )
         canonical = json.dumps(
             {
                 "version": version,
                 "defaults": defaults,
                 "tasks": {
-                    t: {s: [tpl.text, tpl.request] for s, tpl in segs.items()}
+                    t: {s: [tpl.text, tpl.request, tpl.cues] for s, tpl in segs.items()}
                     for t, segs in tasks.items()
                 },
             },
@@ -251,3 +265,7 @@ class TemplateSet:
             )
         segments = self.tasks[task]
         return segments.get(segment or DEFAULT_SEGMENT, segments[DEFAULT_SEGMENT])
+
+    def has(self, task: str, segment: str) -> bool:
+        """Whether `task` has a template of its own for `segment`."""
+        return segment in self.tasks.get(task, {})

@@ -309,7 +309,7 @@ def _serve(
         max_new_tokens=max_new_tokens,
     )
 
-    _warm_up(backend, personalizer.experiments, production)
+    _warm_up(personalizer, production)
 
     def chat(item: tuple[int, Question]) -> Any:
         index, question = item
@@ -357,25 +357,20 @@ def _serve(
     }
 
 
-def _warm_up(backend: Any, experiments: Any, production: Any) -> None:
+def _warm_up(personalizer: Any, production: Any) -> None:
     """Load the week's adapters before the customers come, as a deployment warms a new version
     up: registered on a customer's request, an adapter waits for the batch that holds the model,
     and those few cold starts alone put one arm's p95 latency over the guardrail (1.5x)."""
-    from tailorai.generation.local_backend import GenerationRequest
+    from tailorai.records import GenerationRequest
 
+    experiments = personalizer.experiments
     running = experiments.running("global")
     refs = [a["version"] for a in running.arms] if running is not None else []
     versions = [experiments.version(ref) for ref in refs if ref] or [production]
-    keys = []
-    for version in versions:
-        if version is None or version.adapter_path is None:
-            continue
-        if not backend.has_adapter(version.ref):
-            backend.add_version(version)
-        keys.append(version.ref)
+    keys = [key for v in versions if (key := personalizer.adapter_key(v)) is not None]
     if keys:
         hello = [{"role": "user", "content": "Hello"}]
-        backend.generate(
+        personalizer.backend.generate(
             [GenerationRequest(messages=hello, adapter=k, max_new_tokens=1) for k in keys]
         )
 

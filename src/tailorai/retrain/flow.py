@@ -364,7 +364,7 @@ class RetrainFlow:
         }
 
     def _evaluate(self, run: RetrainRun) -> dict[str, Any]:
-        from tailorai.training.evaluate import load_model
+        from tailorai.models import load_version
 
         dataset = Path(run.output("prepare")["dataset"])
         held_out = _conversations(dataset / "validation.jsonl", self.config.max_eval)
@@ -376,7 +376,7 @@ class RetrainFlow:
         production = self.registry.get(production_ref) if production_ref else None
         scores: dict[str, dict[str, float | None]] = {}
         for label, version in (("candidate", candidate), ("production", production)):
-            model, tokenizer = load_model(version, base_model=candidate.base_model)
+            model, tokenizer = load_version(version, base_model=candidate.base_model)
             template = version.chat_template if version is not None else None
             scores[label] = {
                 "held_out_loss": _mean_loss(model, tokenizer, held_out, template),

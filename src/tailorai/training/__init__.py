@@ -1,5 +1,6 @@
-"""Training: base models, fine-tuning (full, LoRA, DoRA) with packing, DPO on preference pairs,
-and the model registry.
+"""Training: fine-tuning (full, LoRA, DoRA) with packing, DPO on preference pairs, and the model
+registry. Base models, chat templates and encoding live a floor below, in `tailorai.models`;
+the names re-exported here from there keep older imports working.
 
 Names are imported on first use: most of them pull in torch and transformers.
 """
@@ -10,13 +11,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "context_length": "tailorai.training.base_model",
-    "load_base_model": "tailorai.training.base_model",
-    "load_tokenizer": "tailorai.training.base_model",
-    "resolve_model_path": "tailorai.training.base_model",
-    "DEFAULT_CHAT_TEMPLATE": "tailorai.training.chat_template",
-    "chat_template_for": "tailorai.training.chat_template",
-    "render_chat": "tailorai.training.chat_template",
+    "context_length": "tailorai.models.loading",
+    "load_base_model": "tailorai.models.loading",
+    "load_tokenizer": "tailorai.models.loading",
+    "resolve_model_path": "tailorai.models.loading",
+    "DEFAULT_CHAT_TEMPLATE": "tailorai.models.chat_template",
+    "chat_template_for": "tailorai.models.chat_template",
+    "render_chat": "tailorai.models.chat_template",
     "TrainConfig": "tailorai.training.config",
     "TrainResult": "tailorai.training.finetune",
     "finetune": "tailorai.training.finetune",

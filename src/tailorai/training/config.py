@@ -42,7 +42,15 @@ class TrainConfig(ConfigSection):
         "preferences.jsonl for dpo.",
         "",
     )
-    base_model: str | None = option("Hub id, folder or .gguf file; the shipped model when unset.")
+    base_model: str | None = option(
+        "A shipped model (smollm2, stories260k), hub id, folder or .gguf file; the settings' "
+        "base_model (smollm2) when unset."
+    )
+    precision: str | None = option(
+        "auto, bf16 or fp32: bf16 runs the forward and backward under bfloat16 autocast (float32 "
+        "weights and optimizer); auto does where the hardware has fast bfloat16 and the model "
+        "is big enough to gain; the settings' precision when unset."
+    )
     method: str = option(
         "full, lora, dora, qlora (QLoRA needs a CUDA GPU) or dpo (a LoRA adapter trained on "
         "preference pairs).",
@@ -131,6 +139,8 @@ class TrainConfig(ConfigSection):
         for name, value in positive.items():
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"`{name}` must be a positive int, got {value!r}.")
+        if self.precision is not None and self.precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"`precision` must be auto, bf16 or fp32, got {self.precision!r}.")
         if self.max_examples is not None and self.max_examples <= 0:
             raise ConfigError(f"`max_examples` must be a positive int, got {self.max_examples}.")
         if not isinstance(self.canaries, int) or not 0 <= self.canaries <= 256:

@@ -35,10 +35,14 @@ import torch
 from trl import DPOConfig, DPOTrainer
 
 from tailorai.errors import ConfigError, DataError
-from tailorai.training.base_model import context_length, resolve_model_path
-from tailorai.training.chat_template import chat_template_for
+from tailorai.models import (
+    EncodedPair,
+    chat_template_for,
+    context_length,
+    encode_pair,
+    resolve_model_path,
+)
 from tailorai.training.config import TrainConfig, parse_scope
-from tailorai.training.encode import EncodedPair, encode_pair
 from tailorai.training.finetune import (
     TrainResult,
     finish_run,

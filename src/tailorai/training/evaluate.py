@@ -37,9 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from tailorai.errors import ConfigError, DataError, RegistryError
+from tailorai.models import IGNORE, SharedBase, config_context_length, encode_chat
 from tailorai.records import Example, Message
-from tailorai.training.base_model import config_context_length
-from tailorai.training.encode import IGNORE, encode_chat
 
 __all__ = [
     "ADAPTER_RUNGS",
@@ -50,7 +49,6 @@ __all__ = [
     "evaluate",
     "evaluate_dataset",
     "generate_replies",
-    "load_model",
     "reply_nll",
     "rouge",
     "to_example",
@@ -253,74 +251,6 @@ class Evaluation:
 
 def _context(model: Any) -> int:
     return config_context_length(model.config) or 2048
-
-
-def _version_model_dir(version: Any) -> Path:
-    for candidate in (version.path / "model", version.path):
-        if (candidate / "config.json").is_file():
-            return Path(candidate)
-    raise RegistryError(
-        f"{version.ref} is a full fine-tune but {version.path} holds no model/config.json. "
-        "Register it again from the folder its trainer wrote."
-    )
-
-
-class _Models:
-    """The base model, loaded once; adapters are put on it and taken off again one at a time."""
-
-    def __init__(self, base_model: str | None) -> None:
-        from tailorai.training.base_model import load_base_model, resolve_model_path
-
-        self.path = resolve_model_path(base_model)
-        model, self.tokenizer = load_base_model(base_model)
-        self.base = model.eval()
-
-    @contextmanager
-    def use(self, version: Any = None) -> Iterator[Any]:
-        """The base model (`version=None`) or a registered version, in eval mode."""
-        from tailorai.training.base_model import resolve_model_path
-
-        if version is None:
-            yield self.base
-            return
-        if version.adapter_path is None:
-            from transformers import AutoModelForCausalLM
-
-            yield AutoModelForCausalLM.from_pretrained(_version_model_dir(version)).eval()
-            return
-        from peft import PeftModel
-
-        if resolve_model_path(version.base_model) != self.path:
-            model, _ = load_model(version)
-            yield model
-            return
-        peft = PeftModel.from_pretrained(self.base, str(version.adapter_path)).eval()
-        try:
-            yield peft
-        finally:
-            # Removes the adapter layers (without merging): the base is itself again.
-            self.base = peft.unload().eval()
-
-
-def load_model(version: Any = None, *, base_model: str | None = None) -> tuple[Any, Any]:
-    """`(model, tokenizer)` in eval mode: the base model, or a registered version on its base.
-
-    >>> model, tokenizer = load_model(Registry().get("global@2"))
-    """
-    from transformers import AutoModelForCausalLM
-
-    from tailorai.training.base_model import load_base_model, load_tokenizer
-
-    if version is None:
-        model, tokenizer = load_base_model(base_model)
-        return model.eval(), tokenizer
-    if version.adapter_path is None:
-        model = AutoModelForCausalLM.from_pretrained(_version_model_dir(version))
-        return model.eval(), load_tokenizer(version.base_model)
-    from peft import PeftModel
-
-    base, tokenizer = load_base_model(version.base_model)
-    return PeftModel.from_pretrained(base, str(version.adapter_path)).eval(), tokenizer
 
 
 # -- perplexity and generation -----------------------------------------------------------------
@@ -636,7 +566,7 @@ def evaluate(
         extra = [registry.get(ref) for ref in versions]
         if base_model is None and ("global", None) in production:
             base_model = production[("global", None)].base_model
-        models = _Models(base_model)
+        models = SharedBase(base_model)
         if "few_shot" in rungs and retriever is None:
             retriever = BM25Retriever().fit(to_example(row) for row in train)
         prompting = _Prompting(
@@ -736,7 +666,7 @@ def _score(
     name: str,
     items: list[_Item],
     rows: Sequence[Mapping[str, Any]],
-    models: _Models,
+    models: SharedBase,
     *,
     group_by: str,
     with_rouge: bool,

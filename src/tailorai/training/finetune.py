@@ -26,13 +26,18 @@ from typing import Any
 import yaml
 
 from tailorai.errors import ConfigError, DataError, MissingDependency
+from tailorai.models import (
+    Encoded,
+    chat_template_for,
+    context_length,
+    encode_chat,
+    resolve_model_path,
+    use_bf16,
+)
 from tailorai.settings import get_settings
 from tailorai.training.attention import packed_attention
-from tailorai.training.base_model import context_length, resolve_model_path
-from tailorai.training.chat_template import chat_template_for
 from tailorai.training.config import TrainConfig, parse_scope
 from tailorai.training.dataset import Dataset, load_dataset
-from tailorai.training.encode import Encoded, encode_chat
 from tailorai.training.packing import PackedDataset, collate_packed
 from tailorai.training.trainer import LossHistory, TailorTrainer
 
@@ -409,7 +414,13 @@ def finetune(
         per_step = config.batch_size * config.gradient_accumulation * _world_size()
         steps = math.ceil(len(train_rows) / per_step) * config.epochs
         args = training_arguments(
-            config, checkpoints, steps, evaluate=has_validation, progress=progress
+            config,
+            checkpoints,
+            steps,
+            evaluate=has_validation,
+            progress=progress,
+            # bfloat16 autocast over float32 weights where it pays (QLoRA computes in bf16).
+            bf16=config.method != "qlora" and use_bf16(model, config.precision),
         )
         collate = functools.partial(
             collate_packed, flat=flat, pad_token_id=tokenizer.pad_token_id or 0
@@ -440,6 +451,7 @@ def finetune(
         "tokens": train_rows.tokens,
         "learned_tokens": sum(e.learned for e in train),
         "max_seq_len": limit,
+        "precision": "bf16" if args.bf16 else "fp32",
         "epochs_run": epochs_run,
         "stopped_early": epochs_run < config.epochs,
         "seconds": round(seconds, 3),

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from tailorai.training.encode import IGNORE, Encoded
+from tailorai.models import IGNORE, Encoded
 
 __all__ = ["PackedDataset", "collate_packed", "pack"]
 

@@ -47,7 +47,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tailorai.errors import RegistryError, StoreError
+from tailorai.errors import ModelError, RegistryError, StoreError
 from tailorai.settings import get_settings
 from tailorai.store import ModelVersionRow, PromotionRow, Store
 
@@ -722,33 +722,21 @@ class Registry:
 
     @staticmethod
     def _write_merged(version: ModelVersion, out: Path) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
-        from tailorai.training.base_model import load_base_model, load_tokenizer
+        from tailorai.models import load_tokenizer, load_version
 
         try:
-            if version.method == "full":
-                model_dir = _model_dir(version.path)
-                assert model_dir is not None
-                model = AutoModelForCausalLM.from_pretrained(model_dir)
-                base_tokenizer = None
-            else:
-                try:
-                    from peft import PeftModel
-                except ImportError as exc:
-                    raise RegistryError(
-                        "Merging an adapter needs PEFT, which is not installed. "
-                        "Install it with: pip install peft"
-                    ) from exc
-                base, base_tokenizer = load_base_model(version.base_model)
-                model = PeftModel.from_pretrained(base, str(version.adapter_path))
+            # float32 whatever precision serving uses: the export is what others load.
+            model, tokenizer = load_version(version, inference=False)
+            if version.adapter_path is not None:
                 model = model.merge_and_unload()
             tokenizer_dir = version.path / "tokenizer"
             if tokenizer_dir.is_dir():
                 tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-            else:
-                tokenizer = base_tokenizer or load_tokenizer(version.base_model)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            elif tokenizer is None:
+                tokenizer = load_tokenizer(version.base_model)
+        except (OSError, ValueError, KeyError, RuntimeError, ModelError) as exc:
             raise RegistryError(
                 f"Could not merge {version.ref} (base model {version.base_model!r}): "
                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"

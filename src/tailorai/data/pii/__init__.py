@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tailorai.data.pii.addresses import find_addresses
 from tailorai.data.pii.detector import (
+    CONTACT_ENTITIES,
     DEFAULT_ENTITIES,
     PRIORITY,
     SPACY_INSTALL,
@@ -38,6 +39,7 @@ from tailorai.data.pii.spans import Found, placeholders
 
 __all__ = [
     "COMPATIBLE",
+    "CONTACT_ENTITIES",
     "DEFAULT_ENTITIES",
     "PRIORITY",
     "SPACY_INSTALL",

@@ -39,6 +39,7 @@ from tailorai.errors import ConfigError, MissingDependency
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 __all__ = [
+    "CONTACT_ENTITIES",
     "DEFAULT_ENTITIES",
     "PRIORITY",
     "SPACY_INSTALL",
@@ -63,6 +64,12 @@ DEFAULT_ENTITIES = (
     "LOCATION",
 )
 SUPPORTED_ENTITIES = (*DEFAULT_ENTITIES, "URL")
+# What identifies or reaches a person by itself. In generated text these are leaks; a PERSON or
+# LOCATION there is usually a character, a film or a city the model made up (SmolLM2 names the
+# heroes of the films it invents), so generation scrubs and the audit fails on these only.
+CONTACT_ENTITIES = (
+    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "IBAN_CODE", "ADDRESS",
+)  # fmt: skip
 # Who wins an overlap: exact, validated matches first, NER guesses last.
 PRIORITY = (
     "EMAIL_ADDRESS",

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailorai.errors import RegistryError
 from tailorai.projects import ApiKey
+from tailorai.records import TextStream
 from tailorai.server.deps import Services, backend_failures, get_services, secret_key
 
 __all__ = ["router"]
@@ -43,7 +44,9 @@ class ChatIn(BaseModel):
     user: str | None = Field(None, max_length=255, description="The end user: personalizes.")
     max_tokens: int | None = Field(None, ge=1, le=2048)
     max_completion_tokens: int | None = Field(None, ge=1, le=2048)
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="0 is greedy; unset: the server's content decoding."
+    )
     stop: str | list[str] | None = None
     stream: bool = False
     n: int = Field(1, ge=1, le=1, description="One choice per request.")
@@ -70,7 +73,7 @@ def _completion(record: Any, model: str) -> dict[str, Any]:
     }
 
 
-def _chunks(generation_id: str, model: str, pieces: Iterator[str]) -> Iterator[str]:
+def _chunks(generation_id: str, model: str, pieces: TextStream) -> Iterator[str]:
     created = int(time.time())
 
     def chunk(delta: dict[str, str], finish: str | None = None) -> str:
@@ -87,7 +90,8 @@ def _chunks(generation_id: str, model: str, pieces: Iterator[str]) -> Iterator[s
     for piece in pieces:
         if piece:
             yield chunk({"content": piece})
-    yield chunk({}, "stop")
+    # Known once the last piece is out: "length" when max_tokens cut the reply.
+    yield chunk({}, pieces.finish_reason or "stop")
     yield "data: [DONE]\n\n"
 
 

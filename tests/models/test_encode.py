@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from tailorai.models import IGNORE, encode_chat
 from tailorai.training import render_chat
-from tailorai.training.encode import IGNORE, encode_chat
 
 CHAT = [
     {"role": "system", "content": "Be brief."},

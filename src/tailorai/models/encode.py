@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tailorai.errors import ConfigError
-from tailorai.training.chat_template import render_chat
+from tailorai.models.chat_template import render_chat
 
 __all__ = ["IGNORE", "Encoded", "EncodedPair", "encode_chat", "encode_pair"]
 

@@ -1,0 +1,46 @@
+"""Placeholders the model writes, filled from the request; replies the limit cut, trimmed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tailorai.generation.guards import fill_placeholders, trim_unfinished
+
+
+@pytest.mark.parametrize(
+    ("text", "customer", "expected"),
+    [
+        ("Dear [Customer Name],", "Ann", "Dear Ann,"),
+        ("Dear [Customer Name],", None, "Hello,"),
+        ("Hi [Name]! Thanks, [recipient's name].", None, "Hello! Thanks, you."),
+        ("Best regards,\n[Your Name]", None, "Best regards,\nThe Cinema Club team"),
+        ("Welcome to [Company Name]!", None, "Welcome to Cinema Club!"),
+        ("Watch [Film A] at [Cinema B].", None, "Watch [Film A] at [Cinema B]."),
+    ],
+)
+def test_known_placeholders_are_filled_and_unknown_ones_left_for_review(text, customer, expected):
+    assert fill_placeholders(text, customer=customer, brand="Cinema Club") == expected
+
+
+def test_without_a_brand_the_sender_is_the_team():
+    assert fill_placeholders("[Your Name], [Company]") == "The team, us"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It ships today. We will email you when", "It ships today."),
+        ('She said "see you soon!" and then', 'She said "see you soon!"'),
+        ("Line one is done\nLine two is not fini", "Line one is done"),
+        ("All done.", "All done."),
+        ("A short start. Then a very long sentence that the limit cut " + "x " * 40, None),
+    ],
+)
+def test_a_cut_reply_ends_at_its_last_whole_sentence_unless_that_loses_most_of_it(text, expected):
+    assert trim_unfinished(text) == (expected if expected is not None else text.rstrip())
+
+
+def test_a_category_placeholder_gets_the_users_favourite():
+    text = "Films from [Favourite Film Category] and [genre]."
+    assert fill_placeholders(text, category="Sci-Fi") == "Films from Sci-Fi and Sci-Fi."
+    assert fill_placeholders(text) == text  # unknown: left for review
