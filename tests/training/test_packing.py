@@ -99,3 +99,34 @@ def test_dataset_counts_tokens_and_packs_fewer_rows():
     unpacked = PackedDataset(examples, 512, packing=False)
     assert packed.tokens == unpacked.tokens == 660
     assert len(packed) == 2 and len(unpacked) == 5
+
+
+def test_the_loss_from_logits_at_labels_only_is_the_models_own(tokenizer):
+    """`LogitsAtLabels` projects onto the vocabulary only before learned tokens: the loss and
+    the gradients are the model's own, flat or masked, mean or summed over a counted batch."""
+    from tailorai.training.trainer import LogitsAtLabels
+
+    class Own:
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            return model(**inputs).loss
+
+    class AtLabels(LogitsAtLabels, Own):
+        pass
+
+    a, b = _two_examples(tokenizer)
+    for flat in (True, False):
+        batch = collate_packed([[a], [b]], flat=flat)
+        grads = []
+        for trainer in (Own(), AtLabels()):
+            model = tiny_llama()
+            with packed_attention(model, enabled=flat):
+                loss = trainer.compute_loss(model, dict(batch))
+                loss.backward()
+            grad = model.model.layers[0].mlp.up_proj.weight.grad.clone()
+            grads.append((float(loss.detach()), grad))
+        (own, own_grad), (at_labels, at_labels_grad) = grads
+        assert abs(own - at_labels) < 1e-5
+        assert torch.allclose(own_grad, at_labels_grad, atol=1e-6)
+    learned = int((batch["labels"][:, 1:] != IGNORE).sum())
+    summed = AtLabels().compute_loss(tiny_llama(), dict(batch), num_items_in_batch=2 * learned)
+    assert abs(float(summed) - own / 2) < 1e-5
