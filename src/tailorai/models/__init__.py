@@ -25,9 +25,11 @@ _EXPORTS = {
     "load_base_model": "tailorai.models.loading",
     "load_tokenizer": "tailorai.models.loading",
     "load_version": "tailorai.models.loading",
+    "needs_conversion": "tailorai.models.loading",
     "resolve_model_path": "tailorai.models.loading",
     "same_base": "tailorai.models.loading",
     "version_model_dir": "tailorai.models.loading",
+    "version_retrieval_k": "tailorai.models.loading",
     "bf16_supported": "tailorai.models.precision",
     "use_bf16": "tailorai.models.precision",
     "DEFAULT_CHAT_TEMPLATE": "tailorai.models.chat_template",
@@ -38,6 +40,7 @@ _EXPORTS = {
     "EncodedPair": "tailorai.models.encode",
     "encode_chat": "tailorai.models.encode",
     "encode_pair": "tailorai.models.encode",
+    "last_reply_labels": "tailorai.models.encode",
 }
 
 __all__ = sorted(_EXPORTS)

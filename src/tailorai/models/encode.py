@@ -21,7 +21,7 @@ from typing import Any
 from tailorai.errors import ConfigError
 from tailorai.models.chat_template import render_chat
 
-__all__ = ["IGNORE", "Encoded", "EncodedPair", "encode_chat", "encode_pair"]
+__all__ = ["IGNORE", "Encoded", "EncodedPair", "encode_chat", "encode_pair", "last_reply_labels"]
 
 IGNORE = -100  # the label the loss skips
 
@@ -100,6 +100,18 @@ def encode_chat(
         ids.insert(0, bos)
         labels.insert(0, IGNORE)
     return Encoded(ids, labels)
+
+
+def last_reply_labels(labels: Sequence[int]) -> list[int]:
+    """Only the last run of learned labels kept: the final assistant turn. Earlier assistant
+    turns (a few-shot example, a retrieved one) become context, neither learned nor scored."""
+    end = len(labels)
+    while end > 0 and labels[end - 1] == IGNORE:
+        end -= 1
+    start = end
+    while start > 0 and labels[start - 1] != IGNORE:
+        start -= 1
+    return [IGNORE] * start + list(labels[start:end]) + [IGNORE] * (len(labels) - end)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -32,9 +32,11 @@ __all__ = [
     "load_base_model",
     "load_tokenizer",
     "load_version",
+    "needs_conversion",
     "resolve_model_path",
     "same_base",
     "version_model_dir",
+    "version_retrieval_k",
 ]
 
 
@@ -51,6 +53,25 @@ class VersionFiles(Protocol):
     def adapter_path(self) -> Path | None: ...
 
 
+def _gguf_folder(name_or_path: str | os.PathLike[str] | None) -> tuple[Path, Path] | None:
+    """`(gguf file, its converted folder)` when the model is a GGUF file; None otherwise."""
+    name = str(name_or_path or get_settings().base_model)
+    gguf = shipped_file(name)
+    path = gguf if gguf is not None else Path(name).expanduser()
+    if path.suffix != ".gguf":
+        return None
+    if not path.is_file():
+        raise ModelError(f"GGUF file {path} does not exist. Pass an existing .gguf file.")
+    settings = get_settings()
+    return path, converted_folder(path, settings.models_dir or settings.home / "models")
+
+
+def needs_conversion(name_or_path: str | os.PathLike[str] | None = None) -> bool:
+    """Whether loading the model would first convert its GGUF file (a first run)."""
+    found = _gguf_folder(name_or_path)
+    return found is not None and not (found[1] / "config.json").is_file()
+
+
 def resolve_model_path(name_or_path: str | os.PathLike[str] | None = None) -> str:
     """The folder or hub id transformers should load; GGUF files are converted once first.
 
@@ -58,19 +79,16 @@ def resolve_model_path(name_or_path: str | os.PathLike[str] | None = None) -> st
     '.tailor/models/SmolLM2-135M-Instruct.Q4_1-b179c9523d0e6a0f'
     """
     name = str(name_or_path or get_settings().base_model)
-    gguf = shipped_file(name)
-    path = gguf if gguf is not None else Path(name).expanduser()
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise ModelError(f"GGUF file {path} does not exist. Pass an existing .gguf file.")
-        settings = get_settings()
-        out = converted_folder(path, settings.models_dir or settings.home / "models")
+    found = _gguf_folder(name)
+    if found is not None:
+        path, out = found
         if not (out / "config.json").is_file():
             try:
                 convert_gguf(path, out)
             except (OSError, ValueError, KeyError) as exc:
                 raise ModelError(f"Could not read GGUF file {path}: {exc}") from exc
         return str(out)
+    path = Path(name).expanduser()
     if path.exists() and not (path / "config.json").is_file():
         raise ModelError(
             f"{path} is not a model folder (no config.json). Pass a folder written by "
@@ -161,6 +179,15 @@ def version_model_dir(version: VersionFiles) -> Path:
         f"{version.ref} is a full fine-tune but {version.path} holds no model/config.json. "
         "Register it again from the folder its trainer wrote."
     )
+
+
+def version_retrieval_k(version: Any) -> int:
+    """How many of the user's own examples a version reads before each request: the
+    `retrieval_k` it was trained with (0 for the base model and for plain versions). A version
+    trained on retrieval-augmented prompts must be served and scored the same way."""
+    config = getattr(version, "config", None) or {}
+    value = config.get("retrieval_k") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _peft_model(base: Any, version: VersionFiles) -> Any:
