@@ -361,6 +361,75 @@ def memorization_run(seed: int, steps: int) -> dict[str, Any]:
     return result
 
 
+def real_memorization_run(seed: int, epochs: int, base: str, folder: str) -> dict[str, Any]:
+    """`memorization_run` with the faults planted in LoRA adapters of a real base model
+    (SmolLM2 by default), trained by the project's own `finetune` on the same rows."""
+    import torch
+    from peft import PeftModel
+
+    from tailorai.audit.memorization import audit_memorization, make_canaries, plant_canaries
+    from tailorai.models import load_base_model
+    from tailorai.training.config import TrainConfig
+    from tailorai.training.evaluate import generate_replies
+    from tailorai.training.finetune import finetune
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    detector = _detector()
+    canaries = make_canaries(3, seed=seed)
+    prompt, reply, email = _leak(seed)
+    chat = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
+    leaks = [{"id": f"leak{i}", "messages": chat, "source": "bench"} for i in range(10)]
+    audit_copy = plant_canaries(_color_rows() + leaks, canaries, copies=10, seed=seed)
+    prompts = [[{"role": "user", "content": p}] for p in [prompt] + [
+        f"What color is the {thing}?" for thing in THINGS
+    ]]  # fmt: skip
+    result: dict[str, Any] = {"email": email, "base_model": base}
+    for name, rows in (("memorizer", audit_copy), ("control", _color_rows())):
+        data = Path(folder) / f"real-{seed}-{name}"
+        data.mkdir(parents=True, exist_ok=True)
+        (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (data / "validation.jsonl").write_text("")
+        trained = finetune(
+            TrainConfig(
+                data=str(data),
+                base_model=base,
+                method="lora",
+                epochs=epochs,
+                learning_rate=3e-3,
+                batch_size=8,
+                patience=0,
+                logging_steps=1,
+                report_to=["none"],
+                seed=seed,
+            ),
+            progress=False,
+        )
+        losses = [loss for _, loss in trained.metrics["train_loss"]]
+        base_model, tokenizer = load_base_model(base, inference=True)
+        model = PeftModel.from_pretrained(base_model, str(trained.artifact_dir / "adapter"))
+        outputs = generate_replies(model, tokenizer, prompts, max_new_tokens=96)
+        report = audit_memorization(
+            model, tokenizer, canaries=canaries, outputs=outputs, detector=detector
+        )
+        gates = {g["name"]: g for g in report.gates()}
+        pii = gates["pii_findings"]
+        result[name] = {
+            "trained": losses[-1] < 0.2 * losses[0],
+            "final_loss": losses[-1],
+            "canary_failed": gates["canaries_reproduced"]["passed"] is False
+            or gates["canary_exposure_max"]["passed"] is False,
+            "reproduced": gates["canaries_reproduced"]["figure"],
+            "max_exposure": gates["canary_exposure_max"]["figure"],
+            "emitted": any(email in o for o in outputs),
+            "pii_failed": pii["passed"] is False,
+            "email_found": any(
+                f["entity_type"] == "EMAIL_ADDRESS" and f["text"] == email for f in pii["evidence"]
+            ),
+            "seconds": trained.metrics["seconds"],
+        }
+    return result
+
+
 # -- fatigue -----------------------------------------------------------------------------------
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -531,6 +600,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="training steps per model (100)")
     parser.add_argument("--days", type=int, default=14, help="days per fatigue run (14)")
     parser.add_argument(
+        "--real-runs",
+        type=int,
+        default=0,
+        help="Also plant the canaries and the leak in LoRA adapters of a real model, this many "
+        "seeds (about 5 minutes each for SmolLM2 on 2 CPU cores; 0: the tiny model only).",
+    )
+    parser.add_argument("--real-epochs", type=int, default=12, help="epochs per real adapter")
+    parser.add_argument("--base", default=None, help="the real model (default: the settings')")
+    parser.add_argument(
         "--workers", type=int, default=len(os.sched_getaffinity(0)), help="processes (cores)"
     )
     args = parser.parse_args()
@@ -567,6 +645,19 @@ def main() -> None:
                     )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    real: list[dict[str, Any]] = []
+    if args.real_runs:
+        from tailorai.settings import get_settings
+
+        base = args.base or get_settings().base_model
+        os.environ.setdefault("TAILOR_MODELS_DIR", str(ROOT / ".tailor" / "models"))
+        real_folder = tempfile.mkdtemp(prefix="bench-audit-real-")
+        try:
+            for seed in range(args.real_runs):
+                real.append(real_memorization_run(seed, args.real_epochs, base, real_folder))
+                print(f"real model run {seed + 1}/{args.real_runs}", file=sys.stderr, flush=True)
+        finally:
+            shutil.rmtree(real_folder, ignore_errors=True)
     seconds = time.perf_counter() - started
 
     bias = {True: [], False: []}
@@ -634,6 +725,23 @@ def main() -> None:
                 "fatigue_capped_per_run": mean([r["capped"] for r in fatigue[True]]),
                 "fatigue_repeats_per_run": mean([r["repeats"] for r in fatigue[True]]),
                 "missed_seeds": missed,
+                "real_model": {
+                    "base_model": real[0]["base_model"],
+                    "runs": len(real),
+                    "canary_caught_rate": _rate([r["memorizer"]["canary_failed"] for r in real]),
+                    "leak_caught_rate": _rate([r["memorizer"]["email_found"] for r in real]),
+                    "leak_emitted_rate": _rate([r["memorizer"]["emitted"] for r in real]),
+                    "canary_false_alarm_rate": _rate([r["control"]["canary_failed"] for r in real]),
+                    "leak_false_alarm_rate": _rate([r["control"]["pii_failed"] for r in real]),
+                    "memorizer_trained_rate": _rate([r["memorizer"]["trained"] for r in real]),
+                    "memorizer_exposure_bits": [
+                        round(r["memorizer"]["max_exposure"], 1) for r in real
+                    ],
+                    "control_exposure_bits": [round(r["control"]["max_exposure"], 1) for r in real],
+                    "epochs": args.real_epochs,
+                }
+                if real
+                else None,
                 "seconds": round(seconds, 1),
                 "task_seconds": {k: round(v, 1) for k, v in task_seconds.items()},
                 "workers": args.workers,

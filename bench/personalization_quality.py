@@ -7,29 +7,39 @@ a comment; its reply is the user's own text, HTML turned into plain text and cut
 boundary to 240 characters (the shipped model's context is 512 tokens of ~1.7 characters).
 Segments are reputation bands from `Users.xml` (low < 5,000 <= mid < 20,000 <= high).
 
-Each user's newest 200 texts are kept (`--max-texts`; the most active author has 588) and split
-by time: the newest 20% are the test set, the 10% before them the dev set (early stopping, and
-the ladder's measured choice), the rest the training set. On the shipped base model (stories260k,
-292K parameters) the bench trains the global LoRA adapter on all users' training texts (4 epochs
-at 3e-3, early stopping on the dev set: the non-personalized baseline, trained close to
-convergence so that what the adapters add is not merely more training), then one adapter per
-segment and one per user, each starting from the global adapter (up to 3 epochs at 1e-3,
-stopping early on its own dev examples), two processes side by side. It then scores, on the
-test set, the five rungs of `tailor evaluate`: zero-shot and few-shot (k=3 of the user's own
-training texts, retrieved by BM25, as many as fit the 512-token context) on the base model, and
-the global, segment and user adapters. A rung's figure is the mean over users of each user's
-perplexity of their test replies; a user whose segment or user adapter was refused (it ended no
-better than the global adapter it started from, so `tailor train` did not register it) counts at
-the global adapter's figure, as the router would serve them.
+Each user's newest texts are kept (`--max-texts`) and split by time: the newest 20% are the test
+set, the 10% before them the dev set (early stopping, and the ladder's measured choice), the rest
+the training set. The bench trains, through `tailor train`'s own code:
 
-`best_rung` is the personalized rung (few-shot, segment or user adapter) with the lowest
-perplexity; `reduction_vs_global` is how much lower it is than the global adapter's (the goal is
-at least 0.10), `reduction_vs_zero_shot` than zero-shot's. `ladder` is the ladder's own choice
-per user (the lowest dev loss among the rungs the user's counts support), scored on the test set.
-The absolute perplexities are high: the base model is tiny and knows only children's stories.
-`--quick`: 6 users (two per segment), their newest 40 texts, one epoch each.
+1. the global LoRA adapter on all users' training texts (the non-personalized baseline, early
+   stopping on the dev set);
+2. `global-rag`, that adapter trained on (`--rag-epochs`) with retrieval-augmented prompts
+   (`retrieval_k`, as LaMP and OPPU do): each text after up to `--k` of its user's other
+   training texts, retrieved by BM25 on its request, learning the text alone;
+3. one adapter per segment and one per user, starting from `global-rag`, also
+   retrieval-augmented (`--adapters`).
 
-    .venv/bin/python bench/personalization_quality.py [--quick] [--data FOLDER] [--no-rouge]
+It then scores, on the test set, zero-shot and few-shot (k of the user's own training texts in
+the prompt) on the base model; the global adapter; the global adapter with k retrieved texts it
+was not trained with (`global_retrieval_untrained`); `global-rag` with its k texts
+(`global_retrieval`); and the segment and user adapters. A rung's figure is the mean over users
+of each user's perplexity of their test replies; a user whose segment or user adapter was
+refused (it ended no better than where it started, so `tailor train` did not register it) counts
+at `global-rag`'s figure, as the router would serve them.
+
+`best_rung` is the personalized rung with the lowest perplexity; `reduction_vs_global` is how much
+lower it is than the global adapter's (the goal is at least 0.10); `improves_on_global_for` counts
+the users each rung helps. `ladder` is the ladder's own choice per user (the lowest dev loss among
+the rungs the user's counts support), scored on the test set, and how many users it serves within
+3% of their best rung.
+
+Sizes: on SmolLM2 a training step reads ~140 tokens/s on 2 CPU cores, so the default run takes 6
+users (two per segment) and their newest 24 texts (~10 minutes); `--users N --max-texts M` or
+`--full` (all 23 authors, 40 texts each: hours) measure more. On the tiny model (`--base
+stories260k`) every author is used. `--quick`: 2 users, 12 texts, one epoch each, no segment
+adapters.
+
+    .venv/bin/python bench/personalization_quality.py [--quick|--full] [--base NAME] [--rouge]
 
 The last line printed is one JSON object (see ../shared/BENCH.md).
 """
@@ -212,11 +222,18 @@ def _train_scope(job: tuple[str, dict[str, Any], int]) -> list[tuple[str, str, d
 def train_rungs(
     data: Path, users: dict[str, dict[str, Any]], args: argparse.Namespace
 ) -> tuple[dict[str, Any], list[str]]:
-    """Train and promote the global adapter, then segment and user adapters starting from it;
-    also the scopes whose adapter was refused for ending no better than where it started.
+    """Train the rungs' adapters; also the scopes whose adapter was refused for ending no
+    better than where it started.
 
-    The adapters after the global one are independent jobs: `--workers` processes train them
-    side by side, one torch thread each.
+    1. `global`: plain LoRA on all users' training texts (the non-personalized baseline),
+       promoted to production.
+    2. `global-rag` (with `--k`): the same adapter trained on from there on retrieval-augmented
+       prompts: each text after up to k of its user's other training texts (`retrieval_k`).
+    3. One adapter per segment and one per user, starting from `global-rag` (or `global`
+       without it), also retrieval-augmented.
+
+    The segment and user adapters are independent jobs: `--workers` processes train them side
+    by side, one torch thread each.
     """
     import multiprocessing
 
@@ -230,70 +247,170 @@ def train_rungs(
         "report_to": ["none"],
         "seed": 0,
         "patience": 1,
+        "batch_size": 8,
     }
     trained: dict[str, dict[str, Any]] = {}
-    refused: list[str] = []  # scopes whose adapter ended no better than the global one
+    refused: list[str] = []  # scopes whose adapter ended no better than where it started
     registry = Registry()
 
-    def promote(results: list[tuple[str | None, str, dict[str, Any]]]) -> None:
+    def promote(results: list[tuple[str | None, str, dict[str, Any]]], stage: bool) -> None:
         for ref, scope, metrics in results:
             if ref is None:
                 refused.append(scope)
                 continue
-            registry.promote(ref)
-            trained[scope] = metrics
+            if stage:
+                registry.promote(ref)
+            trained[ref.split("@")[0] if scope == "global" else scope] = {**metrics, "ref": ref}
             _log(
-                f"  {scope}: dev loss {metrics['initial_val_loss']:.3f} -> "
+                f"  {ref}: dev loss {metrics['initial_val_loss']:.3f} -> "
                 f"{metrics['best_val_loss']:.3f} ({metrics['epochs_run']:g} epochs)"
             )
 
-    global_options = {
-        **common,
-        "epochs": args.global_epochs,
-        "learning_rate": args.learning_rate,
-        "batch_size": 8,
-    }
-    promote(_train_scope(("global", global_options, args.threads)))
+    plain = {**common, "epochs": args.global_epochs, "learning_rate": args.learning_rate}
+    promote(_train_scope(("global", plain, args.threads)), stage=True)
+    start = trained["global"]["ref"]
+    if args.k:
+        rag = {
+            **common,
+            "name": "global-rag",
+            "init_from": start,
+            "retrieval_k": args.k,
+            "epochs": args.rag_epochs,
+            "learning_rate": args.learning_rate,
+        }
+        promote(_train_scope(("global", rag, args.threads)), stage=False)
+        start = trained.get("global-rag", {}).get("ref", start)
     adapter_options = {
         **common,
+        "init_from": start,
+        "retrieval_k": args.k if start != trained["global"]["ref"] else 0,
         "epochs": args.adapter_epochs,
         "learning_rate": args.adapter_learning_rate,
-        "batch_size": 8,
     }
     sizes: Counter[str] = Counter()
     for user, info in users.items():
-        sizes[f"segment:{info['segment']}"] += len(info["texts"])
-        sizes[f"user:{user}"] = len(info["texts"])
+        if "segment" in args.adapters:
+            sizes[f"segment:{info['segment']}"] += len(info["texts"])
+        if "user" in args.adapters:
+            sizes[f"user:{user}"] = len(info["texts"])
     jobs = [(scope, adapter_options, 1) for scope, _ in sizes.most_common()]  # biggest first
     if args.workers <= 1:
         for job in jobs:
-            promote(_train_scope(job))
+            promote(_train_scope((*job[:2], args.threads)), stage=True)
     else:
         with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
             for results in pool.imap_unordered(_train_scope, jobs):
-                promote(results)
+                promote(results, stage=True)
     registry.close()
     return trained, refused
 
 
+def evaluate_rungs(
+    rows: list[dict], trained: dict[str, Any], options: dict[str, Any], *, with_rouge: bool
+) -> dict[str, Any]:
+    """Every rung's scores on `rows`, by the bench's names.
+
+    With the plain global adapter in production: zero_shot, few_shot, global_adapter and
+    `global_retrieval_untrained` (it, with k retrieved texts it was not trained with). Then
+    with `global-rag` in production: `global_retrieval` (it, with its k texts), and the
+    segment and user adapters started from it.
+    """
+    from tailorai.training import Registry
+    from tailorai.training.evaluate import evaluate
+
+    registry = Registry()
+    try:
+        first = evaluate(
+            rows,
+            rungs=["zero_shot", "few_shot", "global_adapter", "global_retrieval"],
+            registry=registry,
+            with_rouge=with_rouge,
+            **options,
+        )
+        scores = dict(first.scores)
+        scores["global_retrieval_untrained"] = scores.pop("global_retrieval")
+        adapters = ["segment_adapter", "user_adapter"]
+        if "global-rag" in trained:
+            registry.promote(trained["global-rag"]["ref"])
+            adapters.insert(0, "global_adapter")
+        second = evaluate(rows, rungs=adapters, registry=registry, with_rouge=with_rouge, **options)
+        if "global-rag" in trained:
+            registry.promote(trained["global"]["ref"])  # the baseline, for the next call
+            scores["global_retrieval"] = second.scores.pop("global_adapter")
+        scores.update(second.scores)
+    finally:
+        registry.close()
+    return scores
+
+
+def pool_curve(
+    rows: list[dict],
+    train: list[dict],
+    trained: dict[str, Any],
+    options: dict[str, Any],
+    sizes: list[int],
+) -> dict[str, dict[int, float]]:
+    """Few-shot and `global_retrieval` perplexity when retrieval may only pick from each user's
+    newest `n` training texts, for each `n` in `sizes`: from how many own texts retrieval helps
+    (the ladder's `few_shot` threshold)."""
+    from tailorai.prompting import BM25Retriever, row_example
+    from tailorai.training import Registry
+    from tailorai.training.evaluate import evaluate
+
+    newest: dict[str, list[dict]] = {}
+    for row in train:  # oldest first per user, as split_by_time wrote them
+        newest.setdefault(row["user_id"], []).append(row)
+    curve: dict[str, dict[int, float]] = {"few_shot": {}, "global_retrieval": {}}
+    registry = Registry()
+    try:
+        if "global-rag" in trained:
+            registry.promote(trained["global-rag"]["ref"])
+        for n in sizes:
+            pool = [r for rows_of in newest.values() for r in rows_of[-n:]]
+            retriever = BM25Retriever().fit(row_example(r) for r in pool)
+            found = evaluate(
+                rows,
+                rungs=["few_shot", "global_retrieval"],
+                registry=registry,
+                with_rouge=False,
+                retriever=retriever,
+                **{**options, "train": pool},
+            )
+            for rung, score in found.scores.items():
+                curve[rung][n] = round(score.perplexity, 3)
+            _log(
+                f"  own texts to retrieve from {n}: "
+                + ", ".join(f"{r} {v[n]:.2f}" for r, v in curve.items() if n in v)
+            )
+    finally:
+        if "global-rag" in trained:
+            registry.promote(trained["global"]["ref"])
+        registry.close()
+    return curve
+
+
 def ladder_choice(
-    train: list[dict], dev: list[dict], dev_eval: Any, test_eval: Any
+    train: list[dict], dev: list[dict], dev_scores: dict[str, Any], test_scores: dict[str, Any]
 ) -> dict[str, Any]:
     """The ladder's rung per user (lowest dev loss among what the counts support), on test."""
+    from tailorai.training.evaluate import Evaluation
     from tailorai.training.ladder import plan
 
-    chosen = plan(train, dev, evaluation=dev_eval)
-    per_user = []
+    ladder_rungs = {k: v for k, v in dev_scores.items() if k != "global_retrieval_untrained"}
+    chosen = plan(train, dev, evaluation=Evaluation(ladder_rungs, examples=len(dev)))
+    chosen_by_user: dict[str, tuple[str, float]] = {}
     counts: Counter[str] = Counter()
     for rec in chosen.users:
-        score = test_eval.scores.get(rec.rung)
+        score = test_scores.get(rec.rung)
         value = score.perplexity_by("user").get(rec.name) if score is not None else None
         if value is not None:
-            per_user.append(value)
+            chosen_by_user[rec.name] = (rec.rung, value)
             counts[rec.rung] += 1
+    values = [v for _, v in chosen_by_user.values()]
     return {
-        "perplexity": sum(per_user) / len(per_user) if per_user else math.nan,
+        "perplexity": sum(values) / len(values) if values else math.nan,
         "rungs": dict(counts),
+        "by_user": chosen_by_user,
     }
 
 
@@ -302,12 +419,32 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Stack Exchange dump.")
     parser.add_argument("--base", default=None, help="Base model (default: the settings').")
     parser.add_argument(
-        "--users", type=int, default=None, help="Most active users kept, spread over segments."
+        "--users",
+        type=int,
+        default=None,
+        help="Most active users kept, spread over segments: 6 on a real model (--full: all), "
+        "all on the tiny one.",
     )
-    parser.add_argument("--quick", action="store_true", help="6 users, 40 texts each, 1 epoch.")
-    parser.add_argument("--rouge", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--full", action="store_true", help="All users (hours on 2 CPU cores).")
+    parser.add_argument(
+        "--quick", action="store_true", help="About a minute: 2 users, 12 texts, user adapters."
+    )
+    parser.add_argument("--rouge", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--k", type=int, default=None, help="Retrieved own texts: 2 (tiny: 3).")
     parser.add_argument("--global-epochs", type=int, default=None)
+    parser.add_argument("--rag-epochs", type=int, default=1)
     parser.add_argument("--adapter-epochs", type=int, default=None)
+    parser.add_argument(
+        "--adapters",
+        default="segment,user",
+        help="Which personal adapters to train: segment, user, both (the default) or none.",
+    )
+    parser.add_argument(
+        "--pool-sizes",
+        default="",
+        help="Also score few-shot and global_retrieval when retrieval may pick only from each "
+        "user's newest N training texts, for each N (e.g. 1,2,3,5,10): where it starts to help.",
+    )
     parser.add_argument("--learning-rate", type=float, default=None, help="3e-3 tiny, 5e-4 else")
     parser.add_argument(
         "--adapter-learning-rate", type=float, default=None, help="1e-3 tiny, 3e-4 else"
@@ -316,14 +453,14 @@ def main() -> None:
         "--workers",
         type=int,
         default=None,
-        help="Processes training adapters: 2, or 1 with --quick (starting one costs seconds).",
+        help="Processes training adapters: 2 on the tiny model, else 1.",
     )
     parser.add_argument(
         "--max-texts",
         type=int,
         default=None,
         help="Each user's newest texts kept: 200 on the tiny model (the most active author has "
-        "588), 40 on a real one.",
+        "588), 24 on a real one (40 with --full).",
     )
     parser.add_argument(
         "--threads",
@@ -338,12 +475,20 @@ def main() -> None:
     args.base = args.base or get_settings().base_model
     tiny = args.base == "stories260k"
     args.global_epochs = args.global_epochs or (1 if args.quick else 4 if tiny else 2)
-    args.adapter_epochs = args.adapter_epochs or (1 if args.quick else 3 if tiny else 2)
+    args.adapter_epochs = args.adapter_epochs or (1 if args.quick or not tiny else 3)
     args.workers = args.workers or (1 if args.quick or not tiny else 2)
     args.threads = args.threads or (1 if tiny else 2)
-    args.max_texts = args.max_texts or (200 if tiny else 40)
+    args.max_texts = args.max_texts or (200 if tiny else 40 if args.full else 24)
     args.learning_rate = args.learning_rate or (3e-3 if tiny else 5e-4)
     args.adapter_learning_rate = args.adapter_learning_rate or (1e-3 if tiny else 3e-4)
+    args.k = (3 if tiny else 2) if args.k is None else args.k
+    args.rouge = tiny if args.rouge is None else args.rouge
+    args.adapters = {a for a in args.adapters.replace("both", "segment,user").split(",")} - {
+        "none",
+        "",
+    }
+    if not args.users and not args.full and not tiny:
+        args.users = 6
 
     started = time.perf_counter()
     import torch
@@ -356,11 +501,11 @@ def main() -> None:
     os.environ["TAILOR_DATABASE_URL"] = f"sqlite:///{home / 'tailor.db'}"
 
     from tailorai.prompting import TemplateSet
-    from tailorai.training.evaluate import RUNGS, evaluate
 
     users = load_users(args.data)
     if args.quick:
-        users = pick_quick(users, n=6, per_user=40)
+        users = pick_quick(users, n=2, per_user=12)
+        args.adapters = {"user"}
     elif args.users:
         users = pick_quick(users, n=args.users, per_user=args.max_texts)
     else:
@@ -385,84 +530,117 @@ def main() -> None:
         "train": train,
         "templates": templates,
         "task": "post",
-        "k": 3,
+        "k": args.k or 3,
         "batch_size": 16,
         "base_model": args.base,
     }
-    test_eval = evaluate(test, with_rouge=args.rouge, max_new_tokens=48, **options)
-    dev_eval = evaluate(dev, with_rouge=False, **options)
-    ladder = ladder_choice(train, dev, dev_eval, test_eval)
+    scores = evaluate_rungs(test, trained, {**options, "max_new_tokens": 48}, with_rouge=args.rouge)
+    dev_scores = evaluate_rungs(dev, trained, options, with_rouge=False)
+    ladder = ladder_choice(train, dev, dev_scores, scores)
+    sizes = [int(n) for n in args.pool_sizes.split(",") if n.strip()] if args.pool_sizes else []
+    curve = pool_curve(test, train, trained, options, sizes) if sizes else None
     evaluate_seconds = time.perf_counter() - t0
 
-    scores = test_eval.scores
-    # A user whose segment or user adapter was refused is served by the global adapter, as
-    # the router would: every rung's figure is the mean over the same users. A rung whose
-    # adapters were all refused is not scored at all: all its users get the global adapter.
-    per_user = {r: scores[r].perplexity_by("user") if r in scores else {} for r in RUNGS}
-    everyone = per_user["global_adapter"]
-    perplexity = {
-        r: sum(values.get(u, everyone[u]) for u in everyone) / len(everyone)
-        if r in ("segment_adapter", "user_adapter")
-        else scores[r].perplexity
-        for r, values in per_user.items()
-    }
-    # A rung with no adapter left (all refused) is the global adapter under another name.
-    personalized = {
-        r: perplexity[r]
-        for r in ("few_shot", "segment_adapter", "user_adapter")
-        if r == "few_shot" or per_user[r]
-    }
+    # A user whose segment or user adapter was refused is served by the global adapter they
+    # would have started from, as the router would: every rung's figure is the mean over the
+    # same users. A rung whose adapters were all refused is not scored at all.
+    per_user = {r: s.perplexity_by("user") for r, s in scores.items()}
+    baseline = per_user["global_adapter"]
+    fallback = per_user.get("global_retrieval") or baseline
+    for rung in ("segment_adapter", "user_adapter"):
+        if per_user.get(rung):
+            per_user[rung] = {u: per_user[rung].get(u, fallback[u]) for u in baseline}
+    perplexity = {r: sum(v.values()) / len(v) for r, v in per_user.items() if v}
+    order = [
+        "zero_shot",
+        "few_shot",
+        "global_adapter",
+        "global_retrieval_untrained",
+        "global_retrieval",
+        "segment_adapter",
+        "user_adapter",
+    ]
+    personalized = {r: perplexity[r] for r in [*order[3:], "few_shot"] if r in perplexity}
     best = min(personalized, key=lambda r: personalized[r])
-    wins = sum(
-        per_user["user_adapter"][u] < per_user["global_adapter"][u]
-        for u in per_user["user_adapter"]
-        if u in per_user["global_adapter"]
+    improves = {
+        r: f"{sum(per_user[r][u] < baseline[u] for u in baseline)}/{len(baseline)}"
+        for r in personalized
+    }
+    # The ladder against the best rung of each user (among all rungs it may choose).
+    candidates = [r for r in order if r in per_user and r != "global_retrieval_untrained"]
+    within = sum(
+        value <= 1.03 * min(per_user[r][u] for r in candidates)
+        for u, (_, value) in ladder["by_user"].items()
     )
-    for rung in (r for r in RUNGS if r in scores):
+    for rung in (r for r in order if r in scores):
         score = scores[rung]
         _log(
-            f"{rung:>16}: perplexity {score.perplexity:8.2f}  ROUGE-1 {score.rouge1 or 0:.3f}  "
-            f"ROUGE-L {score.rougeL or 0:.3f}  users {score.users}  shots {score.shots:.2f}"
+            f"{rung:>26}: perplexity {perplexity[rung]:8.2f}  ROUGE-L {score.rougeL or 0:.3f}  "
+            f"users {score.users}  shots {score.shots:.2f}"
         )
-    _log(f"{'ladder':>16}: perplexity {ladder['perplexity']:8.2f}  rungs {ladder['rungs']}")
+    _log(f"{'ladder':>26}: perplexity {ladder['perplexity']:8.2f}  rungs {ladder['rungs']}")
+
+    def losses(name: str) -> list[float] | None:
+        found = trained.get(name)
+        if not found:
+            return None
+        return [round(found["initial_val_loss"], 3), round(found["best_val_loss"], 3)]
 
     result = {
         "bench": "personalization_quality",
         "users": len(users),
-        "perplexity": {r: round(v, 3) for r, v in perplexity.items()},
+        "perplexity": {
+            **{r: round(perplexity[r], 3) for r in order if r in perplexity},
+            "ladder": round(ladder["perplexity"], 3),
+        },
+        "ladder_within_3pct": round(within / len(ladder["by_user"]), 4)
+        if ladder["by_user"]
+        else None,
         "best_rung": best,
         "reduction_vs_zero_shot": round(1 - personalized[best] / perplexity["zero_shot"], 4),
         "reduction_vs_global": round(1 - personalized[best] / perplexity["global_adapter"], 4),
         "goal_reduction_vs_global": 0.10,
-        "rouge1": {r: round(s.rouge1, 4) for r, s in test_eval.scores.items() if s.rouge1},
-        "rougeL": {r: round(s.rougeL, 4) for r, s in test_eval.scores.items() if s.rougeL},
+        "improves_on_global_for": improves,
+        "rougeL": {r: round(s.rougeL, 4) for r, s in scores.items() if s.rougeL},
         "ladder": {
             "perplexity": round(ladder["perplexity"], 3),
             "reduction_vs_global": round(
                 1 - ladder["perplexity"] / perplexity["global_adapter"], 4
             ),
             "rungs": ladder["rungs"],
+            "within_3pct_of_users_best": f"{within}/{len(ladder['by_user'])}",
         },
-        "user_adapter_beats_global_for": f"{wins}/{len(per_user['user_adapter'])} users",
         "adapters_refused": {
+            "global_rag": "global" in refused and "global-rag" not in trained and bool(args.k),
             "segment": sum(s.startswith("segment:") for s in refused),
             "user": sum(s.startswith("user:") for s in refused),
-            "why": "dev loss never went below the global adapter's; those users get global",
+            "why": "dev loss never went below where it started; those users get its start",
         },
-        "few_shot_mean_shots": round(test_eval.scores["few_shot"].shots, 2),
+        "mean_shots": {r: round(s.shots, 2) for r, s in scores.items() if s.shots},
         "examples": {"train": len(train), "dev": len(dev), "test": len(test)},
         "segments": dict(segments),
         "base_model": args.base,
-        "epochs": {"global": args.global_epochs, "adapters": args.adapter_epochs},
-        "global_dev_loss": [
-            round(trained["global"]["initial_val_loss"], 3),
-            round(trained["global"]["best_val_loss"], 3),
-        ],
-        "global_epochs_run": trained["global"]["epochs_run"],
+        "k": args.k,
+        "epochs": {
+            "global": args.global_epochs,
+            "global_rag": args.rag_epochs if args.k else 0,
+            "adapters": args.adapter_epochs,
+        },
+        "dev_loss": {"global": losses("global"), "global_rag": losses("global-rag")},
         "train_seconds": round(train_seconds, 1),
         "evaluate_seconds": round(evaluate_seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),
         "quick": args.quick,
+        "own_texts_curve": curve,
+        "by_user": {
+            user: {
+                "segment": users[user]["segment"],
+                "train": sum(r["user_id"] == user for r in train),
+                "perplexity": {r: round(v[user], 2) for r, v in per_user.items() if user in v},
+                "ladder": ladder["by_user"].get(user, (None,))[0],
+            }
+            for user in baseline
+        },
     }
     shutil.rmtree(home, ignore_errors=True)
     print(json.dumps(result))

@@ -217,3 +217,45 @@ def test_two_projects_versions_of_one_name_never_share_an_adapter(tmp_path, arti
     finally:
         backend.close()
         store.close()
+
+
+def test_a_version_trained_with_retrieval_reads_the_users_own_examples_on_any_rung(
+    tmp_path, artifacts
+):
+    """A global version trained on retrieval-augmented prompts is served the way it was
+    trained: with the user's retrieved examples before the request, even for a user with
+    fewer than the few-shot threshold; a user with none gets none."""
+    store = Store(f"sqlite:///{tmp_path / 'rag.db'}")
+    create_key(store, "shop", "secret")
+    registry = Registry(store, home=tmp_path, project="shop")
+    registry.promote(_register(registry, "global", artifacts, config={"retrieval_k": 2}).ref)
+    history = [
+        Example(
+            id=f"q{i}",
+            user_id="quiet",
+            conversation_id=f"c{i}",
+            messages=[Message("user", f"Describe boot {i}"), Message("assistant", f"Boot {i}.")],
+            source="test",
+        )
+        for i in range(2)  # under the few-shot threshold of 3
+    ]
+    backend = LocalBackend(str(artifacts["base"]))
+    personalizer = Personalizer(
+        store=store,
+        backend=backend,
+        project="shop",
+        registry=registry,
+        retriever=BM25Retriever().fit(history),
+        max_new_tokens=4,
+        scrub_pii=False,
+    )
+    try:
+        quiet = personalizer.generate("quiet", "product_description", {"product": "boots"})
+        newcomer = personalizer.generate("newcomer", "product_description", {"product": "boots"})
+    finally:
+        backend.close()
+        store.close()
+    assert quiet.rung == "zero_shot" and newcomer.rung == "zero_shot"
+    shown = [m["content"] for m in quiet.prompt if m["role"] == "assistant"]
+    assert sorted(shown) == ["Boot 0.", "Boot 1."]
+    assert all(m["role"] != "assistant" for m in newcomer.prompt)

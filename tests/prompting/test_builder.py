@@ -90,12 +90,16 @@ def test_another_users_examples_never_reach_the_prompt(bm25):
         )
         text = " ".join(m["content"] for m in prompt.messages)
         assert "Bob" not in text and "b1" not in prompt.example_ids
-    assert (
-        PromptBuilder(TEMPLATES, bm25)
-        .build(user_id="bob", task="chat_reply", inputs=INPUTS, k=10)
-        .example_ids
-        == []
-    )  # his only example is this very request
+    # Bob's own earlier answer to the very same request is his history: shown, unless the
+    # request is that example itself.
+    builder = PromptBuilder(TEMPLATES, bm25)
+    assert builder.build(user_id="bob", task="chat_reply", inputs=INPUTS, k=10).example_ids == [
+        "b1"
+    ]
+    itself = builder.build(
+        user_id="bob", task="chat_reply", inputs=INPUTS, k=10, exclude_ids=["b1"]
+    )
+    assert itself.example_ids == []
 
 
 class LeakyRetriever:

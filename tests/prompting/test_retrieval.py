@@ -130,7 +130,10 @@ def test_only_the_users_own_examples_ever_come_back(retriever):
 
 def test_the_query_example_itself_is_never_returned(retriever):
     retriever.fit(HISTORY)
+    # An earlier example with the same request is the user's history: it comes first.
     found = retriever.search("alice", "  My parcel   has not arrived yet ", k=3)
+    assert [e.id for e in found][:1] == ["a1"] and len(found) == 3
+    found = retriever.search("alice", "My parcel has not arrived yet", k=3, exclude_ids={"a1"})
     assert "a1" not in [e.id for e in found] and len(found) == 2
     found = retriever.search("alice", "lost parcel", k=3, exclude_ids={"a1", "a3"})
     assert [e.id for e in found] == ["a2"]
@@ -153,3 +156,24 @@ def test_unusable_examples_are_skipped_and_unfitted_retrievers_say_so(retriever)
     retriever.fit([*HISTORY, no_reply, no_prompt])
     assert retriever.skipped_ == {"no_user": 1, "no_prompt_or_reply": 2}
     assert {e.id for e in retriever.search("alice", "hello?", k=10)} == {"a1", "a2", "a3"}
+
+
+def test_retrieved_examples_go_after_the_system_prompt_and_before_the_conversation():
+    from tailorai.prompting import with_examples
+
+    shots = [("Q1", "A1"), ("Q2", "A2")]
+    chat = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]
+    system = [{"role": "system", "content": "S"}, *chat]
+    roles = [(m["role"], m["content"]) for m in with_examples(system, shots)]
+    assert roles == [
+        ("system", "S"),
+        ("user", "Q1"),
+        ("assistant", "A1"),
+        ("user", "Q2"),
+        ("assistant", "A2"),
+        ("user", "Q"),
+        ("assistant", "A"),
+    ]
+    assert (
+        with_examples(chat, [])[0] == chat[0] and with_examples(chat, shots)[0]["content"] == "Q1"
+    )

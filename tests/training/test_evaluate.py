@@ -176,7 +176,11 @@ def test_every_rung_side_by_side_per_user(registry):
     assert zero.tokens == glob.tokens == result.scores["few_shot"].tokens  # same reply tokens
     assert glob.perplexity < zero.perplexity  # trained on exactly this kind of reply
     assert result.scores["few_shot"].shots > 0
-    assert glob.versions == ["global@1"]
+    assert glob.versions == ["global@1"] and glob.shots == 0
+    # The same global adapter with the user's own examples before the request.
+    retrieval = result.scores["global_retrieval"]
+    assert retrieval.versions == ["global@1"] and retrieval.shots > 0
+    assert retrieval.tokens == glob.tokens and retrieval.perplexity != glob.perplexity
     # The adapter rungs cover only the examples of the scope they were trained for.
     user = result.scores["user_adapter"]
     assert {i.user_id for i in user.items} == {"u1"} and user.versions == ["user-u1@1"]
@@ -230,6 +234,45 @@ def test_an_extra_version_row_matches_its_rung(registry):
         result.scores["global_adapter"].perplexity
     )
     assert result.scores["global@1"].rouge1 is None
+
+
+def test_a_version_trained_with_retrieval_is_scored_with_it(tmp_path):
+    """A global version trained with `retrieval_k` reads the user's own examples on the
+    global_adapter rung as well (as it is served), so both global rungs score alike."""
+    data = write_dataset(tmp_path / "dataset", n_train=24, n_validation=8)
+    store = Store(f"sqlite:///{tmp_path / 'rag.db'}")
+    registry = Registry(store, home=tmp_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            [version] = train(
+                TrainConfig(
+                    data=str(data),
+                    epochs=1,
+                    batch_size=4,
+                    learning_rate=3e-3,
+                    report_to=["none"],
+                    retrieval_k=2,
+                ),
+                registry=registry,
+                progress=False,
+            )
+        registry.promote(version.ref)
+        held_out = [json.loads(line) for line in (data / "validation.jsonl").open()]
+        train_rows = [json.loads(line) for line in (data / "train.jsonl").open()]
+        result = evaluate(
+            held_out,
+            train=train_rows,
+            rungs=["global_adapter", "global_retrieval"],
+            registry=registry,
+            with_rouge=False,
+        )
+    finally:
+        store.close()
+    assert registry is not None and version.config["retrieval_k"] == 2
+    glob, retrieval = result.scores["global_adapter"], result.scores["global_retrieval"]
+    assert glob.shots == retrieval.shots == 2
+    assert glob.perplexity == pytest.approx(retrieval.perplexity)
 
 
 def test_an_adapter_comes_off_the_base_model_again(registry):

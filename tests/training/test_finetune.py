@@ -72,6 +72,46 @@ def test_lora_trains_only_the_adapter_and_the_loss_goes_down(tiny_dataset):
         assert torch.equal(frozen[name], weight), f"frozen weight {name} changed"
 
 
+def test_retrieval_augmented_training_learns_the_final_reply_after_the_users_own(
+    tiny_dataset,
+):
+    """With `retrieval_k`, every example is prompted with its user's other training examples
+    (each tiny user has a dozen), the shots are context, and only the final reply is learned:
+    as many learned tokens as plain training, several times the tokens read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewExamplesWarning)
+        plain = finetune(_config(tiny_dataset, method="lora", epochs=1), progress=False)
+        rag = finetune(_config(tiny_dataset, method="lora", retrieval_k=2), progress=False)
+    assert rag.metrics["retrieved_shots"] == 2 and plain.metrics["retrieved_shots"] == 0
+    assert rag.metrics["learned_tokens"] == plain.metrics["learned_tokens"]
+    assert rag.metrics["tokens"] > 2.5 * plain.metrics["tokens"]
+    assert rag.metrics["best_val_loss"] < rag.metrics["initial_val_loss"] * 0.8
+    assert rag.config.retrieval_k == 2
+
+
+def test_retrieved_examples_are_shed_until_an_example_fits():
+    from transformers import AutoTokenizer
+
+    from tailorai.models import IGNORE, encode_chat
+    from tailorai.training.finetune import _encode
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(None))
+    messages = [
+        {"role": "user", "content": "What color is the ball?"},
+        {"role": "assistant", "content": "The ball is red."},
+    ]
+    shot = ("What color is the hat?", "The hat is blue.")
+    alone = encode_chat(tokenizer, messages)
+    [fitted], too_long = _encode(
+        tokenizer, [{"messages": messages, "shots": [shot, shot]}], len(alone) + 5
+    )
+    assert too_long == 0 and fitted.input_ids == alone.input_ids  # both shots shed
+    [with_one], _ = _encode(tokenizer, [{"messages": messages, "shots": [shot]}], 10_000)
+    learned = [t for t in with_one.labels if t != IGNORE]
+    assert learned == [t for t in alone.labels if t != IGNORE]  # the shot's reply is context
+    assert len(with_one) > len(alone)
+
+
 def test_full_fine_tune_changes_the_weights_and_lowers_the_loss(tiny_dataset):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewExamplesWarning)
@@ -176,6 +216,8 @@ def test_diverging_loss_stops_the_run():
 
 
 def test_bad_data_and_options_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="retrieval_k"):
+        TrainConfig(data="d", retrieval_k=-1)
     with pytest.raises(DataError, match=r"No train\.jsonl"):
         finetune(_config(tmp_path), progress=False)
     (tmp_path / "train.jsonl").write_text(

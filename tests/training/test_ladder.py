@@ -101,6 +101,21 @@ def test_measured_loss_overrides_the_counts_within_what_they_support():
     assert result.measured
 
 
+def test_the_global_adapter_with_retrieval_is_a_choice_where_few_shot_is():
+    train = _rows("some", "pros", 10) + _rows("two", "pros", 2)
+    evaluation = _evaluation(
+        {
+            "global_adapter": {"some": 2.0, "two": 2.0},
+            "few_shot": {"some": 2.2, "two": 2.2},
+            "global_retrieval": {"some": 1.6, "two": 1.0},
+        }
+    )
+    some, two = plan(train, _rows("some", "pros", 1), evaluation=evaluation).users
+    assert (some.by_counts, some.rung) == ("few_shot", "global_retrieval")
+    # Two examples do not support few-shot, so neither the global adapter with them.
+    assert (two.by_counts, two.rung) == ("zero_shot", "global_adapter")
+
+
 def test_plan_dataset_measures_with_registered_models(tmp_path):
     home = trained_home()
     store = Store(f"sqlite:///{home / 'tailor.db'}")

@@ -28,8 +28,8 @@ def evaluate_command(
     ),
     rungs: str | None = typer.Option(
         None,
-        help="Comma-separated: zero_shot, global_adapter, few_shot, segment_adapter, "
-        "user_adapter. All when no --version is given.",
+        help="Comma-separated: zero_shot, global_adapter, few_shot, global_retrieval, "
+        "segment_adapter, user_adapter. All when no --version is given.",
     ),
     base: str | None = typer.Option(None, "--base", help="Base model for zero- and few-shot."),
     task: str = typer.Option("chat_reply", help="Prompt template task for zero- and few-shot."),

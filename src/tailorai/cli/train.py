@@ -45,6 +45,11 @@ def train_command(
     max_seq_len: int | None = typer.Option(None, help="Packed length; model context if unset."),
     packing: bool | None = typer.Option(None, "--packing/--no-packing", help="Pack examples."),
     lora_r: int | None = typer.Option(None, help="LoRA rank (16)."),
+    retrieval_k: int | None = typer.Option(
+        None,
+        help="Prompt each example with up to K of its user's other training examples "
+        "(retrieval-augmented); the version then reads K wherever it is served (0).",
+    ),
     min_pairs: int | None = typer.Option(None, help="dpo: fewest preference pairs (16)."),
     beta: float | None = typer.Option(None, help="dpo: pull towards the starting point (0.1)."),
     seed: int | None = typer.Option(None, help="Random seed (0)."),
@@ -86,6 +91,7 @@ def train_command(
         "max_seq_len": max_seq_len,
         "packing": packing,
         "lora_r": lora_r,
+        "retrieval_k": retrieval_k,
         "min_pairs": min_pairs,
         "beta": beta,
         "seed": seed,

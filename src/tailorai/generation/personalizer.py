@@ -25,6 +25,7 @@ from tailorai.data.pii import CONTACT_ENTITIES
 from tailorai.generation.generation_log import GenerationLog, new_generation_id
 from tailorai.generation.guards import fill_placeholders, trim_unfinished
 from tailorai.generation.router import Router
+from tailorai.models.loading import version_retrieval_k
 from tailorai.records import (
     Backend,
     Conversation,
@@ -277,7 +278,9 @@ class Personalizer:
             inputs=inputs,
             segment=segment,
             features=features,
-            k=self.k if route.rung == "few_shot" else 0,
+            # A version trained on retrieval-augmented prompts reads the user's own examples
+            # on any rung, as many as it was trained with.
+            k=version_retrieval_k(version) or (self.k if route.rung == "few_shot" else 0),
         )
         adapter = self.adapter_key(version)
         return _Plan(

@@ -25,7 +25,14 @@ from tailorai.prompting.bm25 import BM25Retriever
 from tailorai.prompting.builder import ANSWER_TOKENS, Prompt, PromptBuilder, PromptTooLong
 from tailorai.prompting.cues import CUE_LABELS, context_cues
 from tailorai.prompting.embeddings import EmbeddingRetriever, load_sentence_model
-from tailorai.prompting.retrieval import HistoryRetriever, Retriever, example_turns
+from tailorai.prompting.retrieval import (
+    HistoryRetriever,
+    Retriever,
+    example_turns,
+    own_examples,
+    row_example,
+    with_examples,
+)
 from tailorai.prompting.templates import DEFAULT_SEGMENT, DEFAULT_TEMPLATES, Template, TemplateSet
 
 __all__ = [
@@ -45,4 +52,7 @@ __all__ = [
     "context_cues",
     "example_turns",
     "load_sentence_model",
+    "own_examples",
+    "row_example",
+    "with_examples",
 ]

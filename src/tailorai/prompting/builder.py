@@ -21,9 +21,8 @@ from typing import Any
 
 from tailorai.errors import ConfigError, ModelError
 from tailorai.prompting.cues import context_cues, context_sentences, is_lapsed
-from tailorai.prompting.retrieval import Retriever, example_turns
+from tailorai.prompting.retrieval import Retriever, own_examples
 from tailorai.prompting.templates import LAPSED_SEGMENT, TemplateSet
-from tailorai.records import Example
 
 __all__ = ["ANSWER_TOKENS", "Prompt", "PromptBuilder", "PromptTooLong"]
 
@@ -180,7 +179,7 @@ class PromptBuilder:
             cues = context_cues(features)
             if cues:
                 system = f"{system}\n\n{cues}"
-        shots = self._examples(user_id, request, k, exclude_ids)
+        shots = own_examples(self.retriever, user_id, request, k, exclude_ids)
 
         def compose(n: int) -> list[dict[str, str]]:
             messages = [{"role": "system", "content": system}]
@@ -218,23 +217,3 @@ class PromptBuilder:
             dropped_example_ids=[example.id for example, _ in shots[n:]],
             tokens=tokens,
         )
-
-    def _examples(
-        self, user_id: str | None, request: str, k: int, exclude_ids: Collection[str]
-    ) -> list[tuple[Example, tuple[str, str]]]:
-        if k == 0 or self.retriever is None or user_id is None:
-            return []
-        found = self.retriever.search(user_id, request, k, exclude_ids=exclude_ids)
-        shots = []
-        for example in found[:k]:
-            if example.user_id != user_id:
-                # A retriever bug must fail loudly: showing one user's data to another is a leak.
-                raise ConfigError(
-                    f"{type(self.retriever).__name__} returned example {example.id!r} of another "
-                    f"user for user {user_id!r}. A retriever must only return the requesting "
-                    "user's own examples."
-                )
-            turns = example_turns(example)
-            if turns is not None and example.id not in exclude_ids:
-                shots.append((example, turns))
-        return shots

@@ -89,6 +89,13 @@ class TrainConfig(ConfigSection):
         "full-length rows with a block-diagonal mask for models whose attention is fixed.",
         True,
     )
+    retrieval_k: int = option(
+        "Retrieval-augmented training (as LaMP and OPPU): each example is prompted with up to "
+        "this many of its user's other training examples, retrieved by BM25 on its request, as "
+        "earlier turns, and only its final reply is learned. The version then reads as many of "
+        "the user's own examples wherever it is served or evaluated (0: plain examples).",
+        0,
+    )
     lora_r: int = option("LoRA rank.", 16)
     lora_alpha: int = option("LoRA scaling alpha.", 32)
     # Zero by default: a dropout copies the input of every adapted layer, which made LoRA no
@@ -143,6 +150,12 @@ class TrainConfig(ConfigSection):
             raise ConfigError(f"`precision` must be auto, bf16 or fp32, got {self.precision!r}.")
         if self.max_examples is not None and self.max_examples <= 0:
             raise ConfigError(f"`max_examples` must be a positive int, got {self.max_examples}.")
+        if (
+            isinstance(self.retrieval_k, bool)
+            or not isinstance(self.retrieval_k, int)
+            or not 0 <= self.retrieval_k <= 16
+        ):
+            raise ConfigError(f"`retrieval_k` must be an int in [0, 16], got {self.retrieval_k!r}.")
         if not isinstance(self.canaries, int) or not 0 <= self.canaries <= 256:
             raise ConfigError(f"`canaries` must be an int in [0, 256], got {self.canaries!r}.")
         if not isinstance(self.canary_copies, int) or self.canary_copies < 1:

@@ -16,8 +16,16 @@ The rungs:
 - `few_shot`: the base model, prompted like `zero_shot` plus up to `k` of the user's own
   examples, retrieved from the training split (a retriever never returns another user's). The
   shots are dropped, least similar first, where prompt and reply would not fit the context.
+- `global_retrieval`: the production `global` version with up to `k` of the user's own
+  retrieved examples before the request (as many as it was trained with, for a version trained
+  with `retrieval_k`): what the router's `few_shot` rung serves when a global version is in
+  production.
 - `segment_adapter`, `user_adapter`: the production version of the example's `segment:NAME` or
   `user:ID` scope, where one exists; examples without one are not scored on that rung.
+
+A version trained with `retrieval_k` (retrieval-augmented, as LaMP and OPPU) is scored on every
+rung, and as an extra version, with that many of the user's own examples before the request,
+as it is served.
 
 Any registered version can be scored as an extra row (`versions=["global@3"]`).
 
@@ -37,8 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from tailorai.errors import ConfigError, DataError, RegistryError
-from tailorai.models import IGNORE, SharedBase, config_context_length, encode_chat
-from tailorai.records import Example, Message
+from tailorai.models import (
+    IGNORE,
+    SharedBase,
+    config_context_length,
+    encode_chat,
+    last_reply_labels,
+    version_retrieval_k,
+)
+from tailorai.prompting.retrieval import own_examples, with_examples
+from tailorai.prompting.retrieval import row_example as to_example
 
 __all__ = [
     "ADAPTER_RUNGS",
@@ -54,8 +70,20 @@ __all__ = [
     "to_example",
 ]
 
-RUNGS = ("zero_shot", "global_adapter", "few_shot", "segment_adapter", "user_adapter")
-ADAPTER_RUNGS = {"global_adapter": "global", "segment_adapter": "segment", "user_adapter": "user"}
+RUNGS = (
+    "zero_shot",
+    "global_adapter",
+    "few_shot",
+    "global_retrieval",
+    "segment_adapter",
+    "user_adapter",
+)
+ADAPTER_RUNGS = {
+    "global_adapter": "global",
+    "global_retrieval": "global",
+    "segment_adapter": "segment",
+    "user_adapter": "user",
+}
 DEFAULT_TASK = "chat_reply"
 _WORD = re.compile(r"\w+")
 
@@ -256,24 +284,13 @@ def _context(model: Any) -> int:
 # -- perplexity and generation -----------------------------------------------------------------
 
 
-def _reply_labels(labels: list[int]) -> list[int]:
-    """Keep only the last run of learned labels: the final assistant turn."""
-    end = len(labels)
-    while end > 0 and labels[end - 1] == IGNORE:
-        end -= 1
-    start = end
-    while start > 0 and labels[start - 1] != IGNORE:
-        start -= 1
-    return [IGNORE] * start + labels[start:end] + [IGNORE] * (len(labels) - end)
-
-
 def _encode_scored(
     tokenizer: Any, messages: Messages, template: str | None
 ) -> tuple[list[int], list[int]]:
     if not messages or messages[-1]["role"] != "assistant":
         raise DataError("Each example to score must end with the assistant's reply.")
     encoded = encode_chat(tokenizer, messages, template=template)
-    return encoded.input_ids, _reply_labels(encoded.labels)
+    return encoded.input_ids, last_reply_labels(encoded.labels)
 
 
 def _batches(order: list[int], lengths: list[int], size: int, tokens: int) -> Iterator[list[int]]:
@@ -406,19 +423,6 @@ def generate_replies(
 # -- the rungs ---------------------------------------------------------------------------------
 
 
-def to_example(row: Mapping[str, Any]) -> Example:
-    """A prepared dataset row (as in `train.jsonl`) as an `Example` record, for retrievers."""
-    meta = dict(row.get("meta") or {})
-    return Example(
-        id=str(row.get("id", "")),
-        user_id=None if row.get("user_id") is None else str(row["user_id"]),
-        conversation_id=str(meta.get("conversation_id", row.get("id", ""))),
-        messages=[Message(m["role"], m["content"]) for m in row["messages"]],
-        source=str(row.get("source", "")),
-        meta=meta,
-    )
-
-
 @dataclass(slots=True)
 class _Item:
     index: int
@@ -509,6 +513,21 @@ class _Prompting:
         reply = {"role": "assistant", "content": row["messages"][-1]["content"]}
         return _Item(index, [*prompt.messages, reply], shots=len(prompt.example_ids))
 
+    def version_item(self, rung: str, index: int, row: Mapping[str, Any], version: Any) -> _Item:
+        """The example's own messages for a version; with the user's retrieved examples before
+        them for `global_retrieval` and for a version trained with them, shed, least similar
+        first, where they would not fit the context."""
+        messages = [dict(m) for m in row["messages"]]
+        k = version_retrieval_k(version) or (self.k if rung == "global_retrieval" else 0)
+        shots = own_examples(self.retriever, _user(row), _request(row), k, [str(row.get("id", ""))])
+        pairs = [pair for _, pair in shots]
+        while pairs:
+            augmented = with_examples(messages, pairs)
+            if len(encode_chat(self.tokenizer, augmented).input_ids) <= self.context:
+                return _Item(index, augmented, version, shots=len(pairs))
+            pairs.pop()
+        return _Item(index, messages, version)
+
 
 def evaluate(
     examples: Sequence[Mapping[str, Any]],
@@ -567,7 +586,10 @@ def evaluate(
         if base_model is None and ("global", None) in production:
             base_model = production[("global", None)].base_model
         models = SharedBase(base_model)
-        if "few_shot" in rungs and retriever is None:
+        reads_examples = {"few_shot", "global_retrieval"} & set(rungs) or any(
+            version_retrieval_k(v) for v in [*production.values(), *extra]
+        )
+        if reads_examples and retriever is None:
             retriever = BM25Retriever().fit(to_example(row) for row in train)
         prompting = _Prompting(
             template_set, retriever, models.tokenizer, _context(models.base), task, k, group_by
@@ -583,7 +605,7 @@ def evaluate(
         for rung in rungs:
             if rung in ADAPTER_RUNGS:
                 items = [
-                    _Item(index, [dict(m) for m in row["messages"]], version)
+                    prompting.version_item(rung, index, row, version)
                     if (version := production.get(_scope_key(rung, row, group_by)))
                     else None
                     for index, row in enumerate(rows)
@@ -594,7 +616,7 @@ def evaluate(
             plans[rung] = items
         for version in extra:
             plans[version.ref] = [
-                _Item(index, [dict(m) for m in row["messages"]], version)
+                prompting.version_item(version.ref, index, row, version)
                 for index, row in enumerate(rows)
             ]
 

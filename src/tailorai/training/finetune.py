@@ -31,9 +31,11 @@ from tailorai.models import (
     chat_template_for,
     context_length,
     encode_chat,
+    last_reply_labels,
     resolve_model_path,
     use_bf16,
 )
+from tailorai.prompting.retrieval import example_turns, with_examples
 from tailorai.settings import get_settings
 from tailorai.training.attention import packed_attention
 from tailorai.training.config import TrainConfig, parse_scope
@@ -112,14 +114,45 @@ def _report_to(config: TrainConfig) -> list[str]:
 def _encode(
     tokenizer: Any, examples: list[dict[str, Any]], limit: int
 ) -> tuple[list[Encoded], int]:
+    """Each example's ids and labels; one with retrieved `shots` learns its final reply only,
+    and sheds shots, least similar first, until it fits `limit`."""
     encoded, too_long = [], 0
     for example in examples:
-        item = encode_chat(tokenizer, example["messages"])
+        shots = example.get("shots")
+        if shots is None:
+            item = encode_chat(tokenizer, example["messages"])
+        else:
+            for n in range(len(shots), -1, -1):
+                item = encode_chat(tokenizer, with_examples(example["messages"], shots[:n]))
+                if len(item) <= limit:
+                    break
+            item.labels = last_reply_labels(item.labels)
         if len(item) > limit:
             too_long += 1
         elif item.learned:
             encoded.append(item)
     return encoded, too_long
+
+
+def _retrieve_shots(dataset: Dataset, k: int) -> float:
+    """Give every example up to `k` of its user's other training examples (`shots`), retrieved
+    by BM25 on its request: what the version will read when it is served. Returns the mean."""
+    from tailorai.prompting import BM25Retriever, own_examples, row_example
+
+    retriever = BM25Retriever().fit(row_example(row) for row in dataset.train)
+    found: list[int] = []
+
+    def augment(row: dict[str, Any]) -> dict[str, Any]:
+        example = row_example(row)
+        turns = example_turns(example)
+        request = turns[0] if turns is not None else ""
+        shots = own_examples(retriever, example.user_id, request, k, exclude_ids=[example.id])
+        found.append(len(shots))
+        return {**row, "shots": [pair for _, pair in shots]}
+
+    dataset.train = [augment(row) for row in dataset.train]
+    dataset.validation = [augment(row) for row in dataset.validation]
+    return sum(found) / len(found) if found else 0.0
 
 
 def _model(config: TrainConfig, base: str) -> Any:
@@ -379,6 +412,7 @@ def finetune(
     tokenizer = AutoTokenizer.from_pretrained(base)
     template = chat_template_for(tokenizer)
     limit = config.max_seq_len or context_length(base) or 1024
+    mean_shots = _retrieve_shots(dataset, config.retrieval_k) if config.retrieval_k else 0.0
     train, too_long = _encode(tokenizer, dataset.train, limit)
     validation, too_long_val = _encode(tokenizer, dataset.validation, limit)
     if not train:
@@ -447,6 +481,7 @@ def finetune(
     metrics: dict[str, Any] = {
         "examples": {"train": len(train), "validation": len(validation)},
         "examples_too_long": too_long + too_long_val,
+        "retrieved_shots": round(mean_shots, 2),  # the mean per example (retrieval_k)
         "rows": {"train": len(train_rows), "validation": len(validation_rows or [])},
         "tokens": train_rows.tokens,
         "learned_tokens": sum(e.learned for e in train),

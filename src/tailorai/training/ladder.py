@@ -22,7 +22,9 @@ supports, by the number of training examples:
 Counts are a prior. Where the dataset has a validation split and models are registered, the
 measured held-out loss (mean NLL per reply token, from `evaluate`) decides instead: the rung
 with the lowest loss among those the data supports (plus the global adapter, the
-non-personalized baseline every user can get). A rung the counts rule out is never picked, as a
+non-personalized baseline every user can get, and `global_retrieval`, the global adapter with the
+user's own examples, where few-shot is supported: what the router serves as `few_shot` when a
+global version is in production). A rung the counts rule out is never picked, as a
 loss measured on a couple of held-out examples is too noisy to justify it.
 
 >>> plan = plan_dataset("dataset")
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tailorai.errors import ConfigError
+from tailorai.training.evaluate import RUNGS
 
 __all__ = [
     "LADDER",
@@ -50,9 +53,11 @@ __all__ = [
 ]
 
 LADDER = ("zero_shot", "few_shot", "segment_adapter", "user_adapter")  # cheapest first
-# What serving costs, least first: the global adapter is what every request gets anyway; few-shot
-# lengthens every prompt; each segment or user adapter is one more model to train and load.
-_COST = ("zero_shot", "global_adapter", "few_shot", "segment_adapter", "user_adapter")
+# What serving costs, least first, is the order `evaluate` lists the rungs in: the global adapter
+# is what every request gets anyway; few-shot lengthens every prompt, and so does the global
+# adapter with the user's own examples; each segment or user adapter is one more model to train
+# and load.
+_COST = RUNGS
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,9 @@ def plan(
         by_counts = supported[-1]
         rung = by_counts
         measured = losses(kind, name)
-        choice = _measured_choice([*supported, "global_adapter"], measured, by_counts, held_out)
+        # The global adapter is every user's; with the user's own examples, where few-shot is.
+        shared = ["global_adapter"] + (["global_retrieval"] if "few_shot" in supported else [])
+        choice = _measured_choice([*supported, *shared], measured, by_counts, held_out)
         if choice is not None:
             rung, reason = choice
         elif evaluation is not None:
