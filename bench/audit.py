@@ -22,7 +22,7 @@ Every run plants its fault afresh from its seed and runs the project's own audit
   fails a canary gate (`canaries_reproduced` or `canary_exposure_max`). Per run: 3 fresh
   canaries (`make_canaries(3, seed)`), planted 10 times each (`plant_canaries`) into small
   chat data (8 "What color is the ball?" answers) along with 10 copies of a leaking reply;
-  a 2-layer, 32-wide Llama (the tests' config, vocab 512, the shipped model's tokenizer)
+  a 2-layer, 32-wide Llama (the tests' config, vocab 512, the story model's tokenizer)
   initialised from the seed and trained `--steps` AdamW steps, loss on the replies; then
   `audit_memorization` with 255 alternative secrets. `canary_false_alarm_rate`: the same
   audit of a control model trained from the same seed on the same data without canaries or
@@ -53,6 +53,12 @@ Every run plants its fault afresh from its seed and runs the project's own audit
   from the shipped Bitext sample) for whom any repeat is counted. `fatigue_sends_per_run` beside
   `fatigue_attempts_per_run`: what the guard let through against what would have gone out;
   `fatigue_capped_per_run` and `fatigue_repeats_per_run` as the report counts them.
+
+`real_model` (with `--real-runs N`): the canaries and the leak planted the same way in LoRA
+adapters of a real model (SmolLM2 by default, `--base`), trained by the project's own
+`finetune` (`--real-epochs` 12 at 3e-3, batches of 8), beside a control adapter trained on the
+colour answers alone; about 4 minutes a seed on 2 CPU cores, so the 100 seeds stay on the tiny
+model.
 
 `missed_seeds` names, per scenario, the seeds of the runs that missed a planted fault or
 failed a clean one, to rerun them alone.
@@ -267,9 +273,10 @@ def _leak(seed: int) -> tuple[str, str, str]:
 
 @cache
 def _tokenizer() -> Any:
+    """The tiny models' tokenizer: the shipped story model's 512 pieces, whatever the default."""
     from tailorai.training import load_tokenizer
 
-    return load_tokenizer()
+    return load_tokenizer("stories260k")
 
 
 @cache
@@ -617,6 +624,8 @@ def main() -> None:
     runs = args.runs or (10 if args.quick else 100)
     folder = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     os.environ["TAILOR_HOME"] = str(folder / "home")
+    # Converted base models are named by their file's hash: share the checkout's.
+    os.environ.setdefault("TAILOR_MODELS_DIR", str(ROOT / ".tailor" / "models"))
     os.environ["TAILOR_DATABASE_URL"] = f"sqlite:///{folder / 'tailor.db'}"
     started = time.perf_counter()
     _tokenizer()  # converts the shipped model's GGUF once, before the workers read it
@@ -650,7 +659,6 @@ def main() -> None:
         from tailorai.settings import get_settings
 
         base = args.base or get_settings().base_model
-        os.environ.setdefault("TAILOR_MODELS_DIR", str(ROOT / ".tailor" / "models"))
         real_folder = tempfile.mkdtemp(prefix="bench-audit-real-")
         try:
             for seed in range(args.real_runs):
