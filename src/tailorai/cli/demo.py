@@ -24,7 +24,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
 # Sized for SmolLM2-135M on 2 CPU cores, where a training step of 8 examples takes ~7 s and a
 # batch of 32 replies ~180 tokens/s: the whole demo in about 5 minutes.
 DEMO_EXAMPLES = 32
-CHATBOT_CUSTOMERS = 16
+CHATBOT_CUSTOMERS = 24  # fewer: too few corrections for the retrain (it needs 10)
 AUDIT_USERS = 30
 # 30 users write 60 outputs: groups of 15 are a demo's sample (the default asks 30 per group).
 AUDIT_MIN_GROUP = 15
