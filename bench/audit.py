@@ -328,12 +328,11 @@ def _train(rows: Sequence[Mapping[str, Any]], seed: int, steps: int) -> tuple[An
     return model.eval(), losses
 
 
-def memorization_run(seed: int, steps: int) -> dict[str, Any]:
-    """A memorizer and a control from one seed, each audited for canaries and leaks."""
-    from tailorai.audit.memorization import audit_memorization, make_canaries, plant_canaries
-    from tailorai.training.evaluate import generate_replies
+def _planted(seed: int) -> tuple[list[str], str, list[dict[str, Any]], list[Any]]:
+    """The run's canaries, the leaked address, the audit copy of the data holding both, and the
+    prompts whose replies are checked for the leak."""
+    from tailorai.audit.memorization import make_canaries, plant_canaries
 
-    tokenizer, detector = _tokenizer(), _detector()
     canaries = make_canaries(3, seed=seed)
     prompt, reply, email = _leak(seed)
     chat = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
@@ -342,29 +341,50 @@ def memorization_run(seed: int, steps: int) -> dict[str, Any]:
     prompts = [[{"role": "user", "content": p}] for p in [prompt] + [
         f"What color is the {thing}?" for thing in THINGS
     ]]  # fmt: skip
+    return canaries, email, audit_copy, prompts
+
+
+def _audited(
+    model: Any,
+    tokenizer: Any,
+    canaries: list[str],
+    prompts: list[Any],
+    email: str,
+    losses: Sequence[float],
+) -> dict[str, Any]:
+    """What the memorization audit says of one trained model."""
+    from tailorai.audit.memorization import audit_memorization
+    from tailorai.training.evaluate import generate_replies
+
+    outputs = generate_replies(model, tokenizer, prompts, max_new_tokens=96)
+    report = audit_memorization(
+        model, tokenizer, canaries=canaries, outputs=outputs, detector=_detector()
+    )
+    gates = {g["name"]: g for g in report.gates()}
+    pii = gates["pii_findings"]
+    return {
+        "trained": losses[-1] < 0.2 * losses[0],
+        "final_loss": losses[-1],
+        "canary_failed": gates["canaries_reproduced"]["passed"] is False
+        or gates["canary_exposure_max"]["passed"] is False,
+        "reproduced": gates["canaries_reproduced"]["figure"],
+        "max_exposure": gates["canary_exposure_max"]["figure"],
+        "emitted": any(email in o for o in outputs),
+        "pii_failed": pii["passed"] is False,
+        "email_found": any(
+            f["entity_type"] == "EMAIL_ADDRESS" and f["text"] == email for f in pii["evidence"]
+        ),
+        "findings": [f"{f['entity_type']}:{f['text']}" for f in pii["evidence"]],
+    }
+
+
+def memorization_run(seed: int, steps: int) -> dict[str, Any]:
+    """A memorizer and a control from one seed, each audited for canaries and leaks."""
+    canaries, email, audit_copy, prompts = _planted(seed)
     result: dict[str, Any] = {"email": email}
     for name, rows in (("memorizer", audit_copy), ("control", _color_rows())):
         model, losses = _train(rows, seed, steps)
-        outputs = generate_replies(model, tokenizer, prompts, max_new_tokens=96)
-        report = audit_memorization(
-            model, tokenizer, canaries=canaries, outputs=outputs, detector=detector
-        )
-        gates = {g["name"]: g for g in report.gates()}
-        pii = gates["pii_findings"]
-        result[name] = {
-            "trained": losses[-1] < 0.2 * losses[0],
-            "final_loss": losses[-1],
-            "canary_failed": gates["canaries_reproduced"]["passed"] is False
-            or gates["canary_exposure_max"]["passed"] is False,
-            "reproduced": gates["canaries_reproduced"]["figure"],
-            "max_exposure": gates["canary_exposure_max"]["figure"],
-            "emitted": any(email in o for o in outputs),
-            "pii_failed": pii["passed"] is False,
-            "email_found": any(
-                f["entity_type"] == "EMAIL_ADDRESS" and f["text"] == email for f in pii["evidence"]
-            ),
-            "findings": [f"{f['entity_type']}:{f['text']}" for f in pii["evidence"]],
-        }
+        result[name] = _audited(model, _tokenizer(), canaries, prompts, email, losses)
     return result
 
 
@@ -374,22 +394,12 @@ def real_memorization_run(seed: int, epochs: int, base: str, folder: str) -> dic
     import torch
     from peft import PeftModel
 
-    from tailorai.audit.memorization import audit_memorization, make_canaries, plant_canaries
     from tailorai.models import load_base_model
     from tailorai.training.config import TrainConfig
-    from tailorai.training.evaluate import generate_replies
     from tailorai.training.finetune import finetune
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    detector = _detector()
-    canaries = make_canaries(3, seed=seed)
-    prompt, reply, email = _leak(seed)
-    chat = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
-    leaks = [{"id": f"leak{i}", "messages": chat, "source": "bench"} for i in range(10)]
-    audit_copy = plant_canaries(_color_rows() + leaks, canaries, copies=10, seed=seed)
-    prompts = [[{"role": "user", "content": p}] for p in [prompt] + [
-        f"What color is the {thing}?" for thing in THINGS
-    ]]  # fmt: skip
+    canaries, email, audit_copy, prompts = _planted(seed)
     result: dict[str, Any] = {"email": email, "base_model": base}
     for name, rows in (("memorizer", audit_copy), ("control", _color_rows())):
         data = Path(folder) / f"real-{seed}-{name}"
@@ -414,24 +424,8 @@ def real_memorization_run(seed: int, epochs: int, base: str, folder: str) -> dic
         losses = [loss for _, loss in trained.metrics["train_loss"]]
         base_model, tokenizer = load_base_model(base, inference=True)
         model = PeftModel.from_pretrained(base_model, str(trained.artifact_dir / "adapter"))
-        outputs = generate_replies(model, tokenizer, prompts, max_new_tokens=96)
-        report = audit_memorization(
-            model, tokenizer, canaries=canaries, outputs=outputs, detector=detector
-        )
-        gates = {g["name"]: g for g in report.gates()}
-        pii = gates["pii_findings"]
         result[name] = {
-            "trained": losses[-1] < 0.2 * losses[0],
-            "final_loss": losses[-1],
-            "canary_failed": gates["canaries_reproduced"]["passed"] is False
-            or gates["canary_exposure_max"]["passed"] is False,
-            "reproduced": gates["canaries_reproduced"]["figure"],
-            "max_exposure": gates["canary_exposure_max"]["figure"],
-            "emitted": any(email in o for o in outputs),
-            "pii_failed": pii["passed"] is False,
-            "email_found": any(
-                f["entity_type"] == "EMAIL_ADDRESS" and f["text"] == email for f in pii["evidence"]
-            ),
+            **_audited(model, tokenizer, canaries, prompts, email, losses),
             "seconds": trained.metrics["seconds"],
         }
     return result
