@@ -237,7 +237,7 @@ def test_a_version_trained_with_retrieval_reads_the_users_own_examples_on_any_ru
             messages=[Message("user", f"Describe boot {i}"), Message("assistant", f"Boot {i}.")],
             source="test",
         )
-        for i in range(2)  # under the few-shot threshold of 3
+        for i in range(2)  # under the few-shot threshold of 3 set below
     ]
     backend = LocalBackend(str(artifacts["base"]))
     personalizer = Personalizer(
@@ -246,6 +246,7 @@ def test_a_version_trained_with_retrieval_reads_the_users_own_examples_on_any_ru
         project="shop",
         registry=registry,
         retriever=BM25Retriever().fit(history),
+        few_shot=3,
         max_new_tokens=4,
         scrub_pii=False,
     )

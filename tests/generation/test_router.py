@@ -53,3 +53,13 @@ def test_production_versions_are_cached_for_ttl(registry, adapters):
     registry.promote(segment.ref)
     assert router.route("u1", "buyers", 0).rung == "zero_shot"  # still the cached answer
     assert Router(registry, ttl=60).route("u1", "buyers", 0).rung == "segment_adapter"
+
+
+def test_the_default_few_shot_threshold_is_the_ladders(registry):
+    """Serving and `tailor plan` agree on when a user's own examples are shown: from one."""
+    from tailorai.training.ladder import LadderThresholds
+
+    router = Router(registry, ttl=0)
+    assert router.few_shot == LadderThresholds().few_shot == 1
+    assert router.route("u1", "buyers", 1).rung == "few_shot"
+    assert router.route("u1", "buyers", 0).rung == "zero_shot"

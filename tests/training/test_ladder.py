@@ -32,8 +32,8 @@ def _rows(user: str, segment: str, n: int) -> list[dict]:
     ("user", "segment", "expected"),
     [
         (0, 0, ["zero_shot"]),
-        (2, 500, ["zero_shot", "segment_adapter"]),  # a cold user still gets the segment's
-        (3, 199, ["zero_shot", "few_shot"]),
+        (0, 500, ["zero_shot", "segment_adapter"]),  # a cold user still gets the segment's
+        (1, 199, ["zero_shot", "few_shot"]),  # one own text already helps SmolLM2
         (99, 200, ["zero_shot", "few_shot", "segment_adapter"]),
         (100, 150, ["zero_shot", "few_shot", "user_adapter"]),
         (400, 900, ["zero_shot", "few_shot", "segment_adapter", "user_adapter"]),
@@ -49,8 +49,7 @@ def test_thresholds_are_validated():
 
 
 def test_plan_by_counts_per_user_and_segment():
-    train = _rows("big", "pros", 120) + _rows("mid", "pros", 90) + _rows("new", "fans", 1)
-    train += _rows("few", "fans", 5)
+    train = _rows("big", "pros", 120) + _rows("mid", "pros", 90) + _rows("few", "fans", 6)
     result = plan(train, _rows("new", "fans", 2))
     rungs = {r.name: r.rung for r in result.users}
     assert rungs == {
@@ -61,8 +60,8 @@ def test_plan_by_counts_per_user_and_segment():
     }
     assert [r.name for r in result.users] == ["big", "mid", "few", "new"]  # most data first
     new = next(r for r in result.users if r.name == "new")
-    assert (new.examples, new.held_out, new.segment) == (1, 2, "fans")
-    assert "1 example < 3" in new.reason
+    assert (new.examples, new.held_out, new.segment) == (0, 2, "fans")
+    assert "0 examples < 1" in new.reason
     segments = {r.name: (r.rung, r.users, r.examples) for r in result.segments}
     assert segments == {"pros": ("segment_adapter", 2, 210), "fans": ("zero_shot", 2, 6)}
     assert not result.measured and result.as_dict()["thresholds"]["user_adapter"] == 100
@@ -110,9 +109,10 @@ def test_the_global_adapter_with_retrieval_is_a_choice_where_few_shot_is():
             "global_retrieval": {"some": 1.6, "two": 1.0},
         }
     )
-    some, two = plan(train, _rows("some", "pros", 1), evaluation=evaluation).users
+    three = LadderThresholds(few_shot=3)
+    some, two = plan(train, _rows("some", "pros", 1), thresholds=three, evaluation=evaluation).users
     assert (some.by_counts, some.rung) == ("few_shot", "global_retrieval")
-    # Two examples do not support few-shot, so neither the global adapter with them.
+    # Two examples under a few-shot threshold of 3: neither the global adapter with them.
     assert (two.by_counts, two.rung) == ("zero_shot", "global_adapter")
 
 

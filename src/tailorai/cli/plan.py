@@ -26,7 +26,7 @@ def _console() -> Console:
 def plan_command(
     data: Path = typer.Option(..., "--data", help="Dataset folder from `tailor data prepare`."),
     group_by: str = typer.Option("segment", help="Example meta field that names segments."),
-    few_shot_min: int = typer.Option(3, help="A user's examples from which few-shot applies."),
+    few_shot_min: int = typer.Option(1, help="A user's examples from which few-shot applies."),
     user_adapter_min: int = typer.Option(100, help="A user's examples for a user adapter."),
     segment_adapter_min: int = typer.Option(200, help="A segment's examples for its adapter."),
     measure: bool = typer.Option(

@@ -125,7 +125,7 @@ class Personalizer:
         registry: Any = None,
         templates: Any = None,
         retriever: Any = None,
-        few_shot: int = 3,
+        few_shot: int = 1,
         k: int = 3,
         max_new_tokens: int = 128,
         max_chars: int = 4000,

@@ -39,7 +39,7 @@ class Route:
 
 
 class Router:
-    def __init__(self, registry: Any, *, few_shot: int = 3, ttl: float = 5.0) -> None:
+    def __init__(self, registry: Any, *, few_shot: int = 1, ttl: float = 5.0) -> None:
         self.registry = registry
         self.few_shot = few_shot
         self.ttl = ttl
