@@ -134,3 +134,37 @@ def test_converted_models_live_in_models_dir_when_set(tmp_path, monkeypatch):
     assert (tmp_path / "shared-models").is_dir() and folder.endswith(
         "stories260k-" + folder.rsplit("-", 1)[1]
     )
+
+
+def test_a_second_process_waits_for_a_conversion_under_way_instead_of_repeating_it(
+    tmp_path, monkeypatch
+):
+    """`make demo` converts in a second process while data preparation asks for the tokenizer:
+    the asker waits for the folder, and only one process pays for the conversion."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    from tailorai.models.convert import _convert, converted_folder
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("TAILOR_MODELS_DIR", str(models))
+    gguf = shipped_file("stories260k")
+    out = converted_folder(gguf, models)
+    models.mkdir()
+    with open(models / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a conversion under way
+        asker = subprocess.Popen(
+            [sys.executable, "-c", "from tailorai.models import *; print(resolve_model_path())"],
+            env={**os.environ, "TAILOR_BASE_MODEL": "stories260k"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            asker.wait(timeout=10)  # waiting, not converting: the lock is held
+        _convert(gguf, out)
+    stdout, stderr = asker.communicate(timeout=120)
+    assert asker.returncode == 0, stderr
+    assert stdout.strip() == str(out) and "Converting" not in stderr

@@ -5,7 +5,7 @@ de-quantized to float32, which stops ``save_pretrained`` and fine-tuning. So the
 once, its weights put into a model built from the same config without the flag, and that model
 saved (float32 safetensors, with the tokenizer and the chat template) into a folder named by the
 file's content hash. The folder is built beside its place and renamed into it, so a crash never
-leaves half a model, and two processes converting at once both end with the same folder.
+leaves half a model, and a lock file lets one process convert while another waits for it.
 transformers reads the file three times (tokenizer, config, weights) and rebuilds gguf's tensor
 name map for every module; both are memoized for the conversion, which then takes about 15 s for
 SmolLM2-135M-Instruct (loading the folder after that takes about 2 s).
@@ -62,7 +62,21 @@ def _read_once() -> Iterator[None]:
 
 
 def convert_gguf(gguf: Path, out: Path) -> None:
-    """Write the GGUF model and tokenizer as a plain (unquantized, float32) transformers folder."""
+    """Write the GGUF model and tokenizer as a plain (unquantized, float32) transformers folder.
+
+    One process converts at a time (a lock file beside `out`): another that asks meanwhile
+    (the demo converts in a second process while data preparation wants the tokenizer) waits
+    and finds the folder written, instead of converting it a second time on the same cores."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "config.json").is_file():
+            _convert(gguf, out)
+
+
+def _convert(gguf: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -81,7 +95,6 @@ def convert_gguf(gguf: Path, out: Path) -> None:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
     model.generation_config = loaded.generation_config
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
     try:
         model.save_pretrained(tmp)
