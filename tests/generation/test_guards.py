@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tailorai.generation.guards import fill_placeholders, trim_unfinished
+from tailorai.generation.guards import fill_placeholders, tidy_content, trim_unfinished
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,45 @@ def test_a_category_placeholder_gets_the_users_favourite():
     text = "Films from [Favourite Film Category] and [genre]."
     assert fill_placeholders(text, category="Sci-Fi") == "Films from Sci-Fi and Sci-Fi."
     assert fill_placeholders(text) == text  # unknown: left for review
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # What SmolLM2 wrote for the demo's lapsed member, header lines and all.
+        (
+            "Hello\nSubject: Welcome back to Cinema Club!\nDate: 25th January, 2019\n"
+            "Email: [Your Email Address]\nWe miss you.\nBest regards,\n👨‍❤️💬✈️🎉",
+            "Hello\nWe miss you.\nBest regards,\nThe Cinema Club team",
+        ),
+        ("To: you\nFROM : us\nNew films are in.", "New films are in."),
+        ("Kind regards,\n[Your Name]", "Kind regards,\n[Your Name]"),  # fill_placeholders' job
+        ("The date: Friday. Subject: films.", "The date: Friday. Subject: films."),  # mid-line
+        ("Enjoy the show! 🎬", "Enjoy the show! 🎬"),  # emoji in a sentence stay
+    ],
+)
+def test_content_loses_header_lines_and_emoji_endings_and_gets_signed(text, expected):
+    assert tidy_content(text, brand="Cinema Club") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "This week's films blend comedy, drama and action with delightful twists.\n"
+            "Please find below a selection from our newest additions:\n1.",
+            "This week's films blend comedy, drama and action with delightful twists.",
+        ),
+        ("Films for you.\nOur picks:\n- ", "Films for you."),
+        ("Three films:\n1. Alien.\n2. Heat.\n3.", "Three films:\n1. Alien.\n2. Heat."),
+    ],
+)
+def test_a_list_the_limit_cut_before_its_item_is_dropped(text, expected):
+    assert trim_unfinished(text) == expected
+
+
+def test_platform_and_underscored_placeholders_are_the_brand():
+    text = "Streaming on [platform_name] and [Website]."
+    assert (
+        fill_placeholders(text, brand="Cinema Club") == "Streaming on Cinema Club and Cinema Club."
+    )

@@ -3,6 +3,7 @@ the prompt composed for it, the right adapter run, and the record stored."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -170,6 +171,20 @@ def test_a_reply_the_token_limit_cut_ends_at_its_last_whole_sentence(world):
     assert personalizer._guard(plan, cut) == "New films are in. Come and see them this week."
     whole = _reply("New films are in. Come and see them this week. We also", "stop")
     assert personalizer._guard(plan, whole).endswith("We also")
+
+
+def test_content_loses_the_header_lines_the_model_copies_but_a_chat_reply_keeps_them(world):
+    personalizer, _ = world
+    personalizer.scrub_pii = False
+    made = "Subject: New films!\nDate: Friday\nNew films are in.\nBest regards,\n🎬🍿"
+    email = _plan(personalizer, brand="Cinema Club")
+    assert personalizer._guard(email, _reply(made)) == (
+        "New films are in.\nBest regards,\nThe Cinema Club team"
+    )
+    pieces = iter(["Subject: New films!\nNew", " films are in."])
+    assert "".join(personalizer._guard_stream(email, pieces)) == "New films are in."
+    chat = dataclasses.replace(email, task=personalizer.CHAT_TASK)  # /v1/chat/completions
+    assert personalizer._guard(chat, _reply(made)) == made
 
 
 def test_streamed_output_is_scrubbed_sentence_by_sentence(world):

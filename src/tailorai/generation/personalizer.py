@@ -23,7 +23,12 @@ from typing import Any
 
 from tailorai.data.pii import CONTACT_ENTITIES
 from tailorai.generation.generation_log import GenerationLog, new_generation_id
-from tailorai.generation.guards import fill_placeholders, trim_unfinished
+from tailorai.generation.guards import (
+    fill_placeholders,
+    strip_headers,
+    tidy_content,
+    trim_unfinished,
+)
 from tailorai.generation.router import Router
 from tailorai.models.loading import version_retrieval_k
 from tailorai.records import (
@@ -484,15 +489,17 @@ class Personalizer:
         return key
 
     def _guard(self, plan: _Plan, result: GenerationResult) -> str:
-        """The reply as a user may see it: cut back to its last whole sentence when the token
-        limit ended it (not for chat completions), at most `max_chars`, contact details the
-        model made up replaced, the request's own customer name and brand in its
-        placeholders, then the fatigue hooks."""
+        """The reply as a user may see it: content (not chat completions) cut back to its last
+        whole sentence when the token limit ended it and tidied of header lines, at most
+        `max_chars`, contact details the model made up replaced, the request's own customer
+        name and brand in its placeholders, then the fatigue hooks."""
         text = result.text.strip()
-        if result.finish_reason == "length" and plan.task != self.CHAT_TASK:
+        if plan.task != self.CHAT_TASK:
             # Content a user reads ends at a sentence; a chat client (OpenAI's shape) gets the
             # text as made, with finish_reason "length", as its stream would give it.
-            text = trim_unfinished(text)
+            if result.finish_reason == "length":
+                text = trim_unfinished(text)
+            text = tidy_content(text, brand=self._brand(plan))
         text = text[: self.max_chars]
         if self.scrub_pii and text:
             text = self._scrub(text)
@@ -503,15 +510,17 @@ class Personalizer:
 
     def _fill(self, plan: _Plan, text: str) -> str:
         # After the scrub: a name the request gave is the user's own, not one the model made up.
-        inputs = plan.inputs
-        customer = inputs.get("first_name") or inputs.get("name")
-        brand = inputs.get("brand") or self.templates.defaults.get("brand")
+        customer = plan.inputs.get("first_name") or plan.inputs.get("name")
         return fill_placeholders(
             text,
             customer=str(customer) if customer else None,
-            brand=str(brand) if brand else None,
+            brand=self._brand(plan),
             category=plan.favourite,
         )
+
+    def _brand(self, plan: _Plan) -> str | None:
+        brand = plan.inputs.get("brand") or self.templates.defaults.get("brand")
+        return str(brand) if brand else None
 
     def _guard_stream(self, plan: _Plan, pieces: Iterator[str]) -> Iterator[str]:
         """Pieces held back to whole sentences (or lines), each scrubbed and filled: a name or
@@ -528,6 +537,8 @@ class Personalizer:
             yield self._finish_piece(plan, held)
 
     def _finish_piece(self, plan: _Plan, text: str) -> str:
+        if plan.task != self.CHAT_TASK:
+            text = strip_headers(text)  # pieces end at a line or sentence: whole header lines
         if not text.strip():
             return text
         return self._fill(plan, self._scrub(text) if self.scrub_pii else text)
