@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from datetime import UTC, datetime
 
 from tailorai.events import SqlEventStream, parse_event
@@ -45,4 +46,36 @@ def test_a_failed_commit_reaches_every_waiting_request(tmp_path):
     for future in futures:
         assert future.exception(timeout=10) is not None
     collector.close()
+    store.close()
+
+
+class _Gated:
+    """The real stream, held shut until the test opens it: requests pile up into one group."""
+
+    def __init__(self, stream):
+        self.stream, self.open = stream, threading.Event()
+
+    def append(self, *args, **kwargs):
+        self.open.wait(timeout=10)
+        return self.stream.append(*args, **kwargs)
+
+
+def test_one_bad_write_fails_its_own_request_not_the_others_grouped_with_it(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    ensure_project(store, "a")
+    gated, features = _Gated(SqlEventStream(store)), FeatureStore(store)
+    collector = Collector(gated, features)
+    first = collector.submit("a", [_event("m-first")])  # the writer takes it and waits
+    poison = _event("m-poison")
+    poison.properties["dwell_ms"] = 10**400  # past what parse_event lets in: a write that fails
+    futures = [collector.submit("a", [_event(f"m{i}", user=f"u{i}")]) for i in range(5)]
+    futures.insert(2, collector.submit("a", [poison]))
+    gated.open.set()
+    assert first.result(timeout=30).stored == 1
+    assert futures[2].exception(timeout=30) is not None
+    answers = [f.result(timeout=30) for i, f in enumerate(futures) if i != 2]
+    collector.close()
+    assert [a.stored for a in answers] == [1] * 5
+    assert len(gated.stream.read("a", limit=100)) == 6
+    assert features.get("a", "u4").features.events == 1
     store.close()

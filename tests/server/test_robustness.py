@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import random
 
 from tailorai.server import create_app
@@ -26,6 +27,14 @@ GARBAGE_BODIES = [
     b'{"type": "track", "event": "x", "userId": "u", "messageId": ""}',
     b'{"type": "track", "event": "x", "userId": "u", "properties": {"a": NaN}}',
     b'{"type": "track", "event": "x", "userId": "u", "timestamp": 1e400}',
+    b'{"type": "track", "event": "x", "userId": "u", "properties": {"dwell_ms": 1e400}}',
+    b'{"type": "track", "event": "x", "userId": "u", "properties": {"n": ' + b"9" * 5000 + b"}}",
+    b'{"type": "track", "event": "x", "userId": "u", "properties": ' + b"[" * 200 + b"]" * 200,
+    b"[" * 200_000 + b"]" * 200_000,
+    b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+    b'{"type": "page", "anonymousId": "a", "timestamp": "9999-12-31T23:59:59-01:00"}',
+    b'{"type": "page", "anonymousId": "a", "timestamp": "0001-01-01T00:00:00+01:00"}',
+    b'{"batch": [{"type": "page", "anonymousId": "a"}], "sentAt": "0001-01-01"}',
 ]
 
 
@@ -80,6 +89,42 @@ def test_nan_and_infinity_are_not_json(live):
             headers=headers,
         )
     assert answer.status_code == 400 and "NaN" in answer.json()["detail"]
+
+
+_TRACK = '{"type": "track", "event": "x", "userId": "p", "properties": '
+POISON = [  # as JSON text: json.dumps cannot write 1e400 or a 5,000-digit integer
+    _TRACK + '{"dwell_ms": 1' + "0" * 400 + "}}",
+    _TRACK + '{"n": ' + "9" * 5000 + "}}",
+    _TRACK + '{"revenue": 1e400}}',
+    _TRACK + '{"deep": ' + "[" * 200 + "]" * 200 + "}}",
+    '{"type": "page", "anonymousId": "p", "timestamp": "9999-12-31T23:59:59-01:00"}',
+    '{"type": "page", "anonymousId": "p", "timestamp": "0001-01-01T00:00:00+01:00"}',
+]
+
+
+def _poisoned_batch(good: int) -> bytes:
+    """A batch of `good` plain events with one poison after each of the first ones."""
+    events = []
+    for i in range(good):
+        events.append(json.dumps({"type": "track", "event": "ok", "userId": f"g{i}"}))
+        events += POISON[i : i + 1]
+    return ('{"batch": [' + ", ".join(events) + "]}").encode()
+
+
+def test_a_bad_event_in_a_batch_is_refused_by_index_and_the_good_ones_are_stored(live):
+    body = _poisoned_batch(8)
+    with live.client() as http:
+        answer = http.post("/v1/batch", content=body, headers={"X-Write-Key": live.public_key})
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        assert found["received"] == 14 and found["stored"] == 8
+        assert [r["index"] for r in found["rejected"]] == [1, 3, 5, 7, 9, 11]
+        reasons = " | ".join(r["detail"] for r in found["rejected"])
+        for expected in ("properties.dwell_ms", "properties.n", "1e400", "nested deeper"):
+            assert expected in reasons
+        assert reasons.count("outside the calendar") == 2
+        user = http.get("/v1/users/g7", headers={"Authorization": f"Bearer {live.secret_key}"})
+        assert user.status_code == 200 and user.json()["features"]["events"] == 1
 
 
 def test_each_key_is_rate_limited_with_retry_after(live):

@@ -5,7 +5,9 @@ Requests hand their events to one writer thread and wait. The writer takes every
 features in that same transaction, commits once, and answers every request. Under load one
 commit (one fsync) serves many requests; alone, a request waits for nothing but its own commit.
 Each request still gets its own answer: how many of its events were new, how many duplicates
-(of stored events, of each other, or of a concurrent request's).
+(of stored events, of each other, or of a concurrent request's). A group whose commit fails is
+rolled back and its requests retried one by one, so one request's bad write fails that request
+alone, never the others grouped with it.
 """
 
 from __future__ import annotations
@@ -90,8 +92,11 @@ class Collector:
             extra = {"then": then} if then is not None else {}
             result = self.stream.append(project_id, events, **extra)
         except Exception as exc:
-            for request in requests:
-                request.answer.set_exception(exc)
+            if len(requests) > 1:
+                for request in requests:  # whichever failed it fails alone
+                    self._commit(project_id, [request])
+            else:
+                requests[0].answer.set_exception(exc)
             return
         unclaimed = {id(event) for event in result.new}
         for request in requests:

@@ -7,13 +7,18 @@ for track and feedback), `user_id` and/or `anonymous_id`, `properties` (for iden
 `anonymousId`, `messageId`, `sentAt`) are accepted too, as Segment's libraries send them.
 
 Times are corrected for the client's clock skew (`timestamp + (received_at - sent_at)`) and then
-clamped into `[received_at - max_age, received_at + 5 minutes]`, flagged `timestamp_clamped`.
-An event over 32 KB of JSON is refused.
+clamped into `[received_at - max_age, received_at + 5 minutes]`, flagged `timestamp_clamped`;
+a time the calendar cannot hold in UTC (`9999-12-31T23:59:59-01:00`) is refused. An event over
+32 KB of JSON is refused, and so is one nested deeper than 32 levels or holding a number no
+database column keeps exactly: an integer outside 64 bits, `1e400`, NaN or Infinity. `loads`
+reads such numbers as markers rather than failing the whole body, so that in a batch only the
+event holding one is refused, by index.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,6 +33,7 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "EventIn",
     "InvalidEvent",
+    "loads",
     "parse_event",
 ]
 
@@ -35,10 +41,77 @@ MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 FUTURE_SLACK = timedelta(minutes=5)
 DEFAULT_MAX_AGE = timedelta(days=30)
+MAX_DEPTH = 32  # objects and arrays within an event
+_INT_BOUND = 2**63  # a BIGINT, and what every JSON reader keeps exactly as an integer
 
 
 class InvalidEvent(ValueError):
     """One event that cannot be stored, and why (the message is shown to the client)."""
+
+
+class _Unfit:
+    """A number the JSON text holds but no column can, as written, for `parse_event` to refuse."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text if len(text) <= 24 else f"{text[:12]}...({len(text)} characters)"
+
+
+def _int(text: str) -> int | _Unfit:
+    # Python refuses to read integers of over 4,300 digits at all: the length comes first.
+    if len(text) > 20:
+        return _Unfit(text)
+    value = int(text)
+    return value if -_INT_BOUND <= value < _INT_BOUND else _Unfit(text)
+
+
+def _float(text: str) -> float | _Unfit:
+    value = float(text)
+    return value if math.isfinite(value) else _Unfit(text)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON, keeping numbers no column can hold as markers `parse_event` refuses.
+
+    `ValueError` (which `json.JSONDecodeError` is) for text that is not JSON or is nested
+    deeper than Python can parse.
+    """
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_Unfit)
+    except RecursionError:
+        raise ValueError(f"JSON nested too deep; an event may nest {MAX_DEPTH} levels") from None
+
+
+def _check_values(raw: Mapping[str, Any]) -> None:
+    """`InvalidEvent` naming the first place where `raw` nests too deep or holds a number that
+    cannot be stored (from `loads`, or a non-finite or too large one made in Python)."""
+    stack: list[tuple[Any, str, int]] = [(raw, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, Mapping | list):
+            if depth >= MAX_DEPTH:
+                raise InvalidEvent(f"{where} is nested deeper than {MAX_DEPTH} levels")
+            if isinstance(value, list):
+                stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+            else:
+                stack.extend(
+                    (item, f"{where}.{key}" if where else str(key), depth + 1)
+                    for key, item in value.items()
+                )
+            continue
+        if isinstance(value, _Unfit):
+            shown = value.text
+        elif isinstance(value, float) and not math.isfinite(value):
+            shown = str(value)
+        elif isinstance(value, int) and not -_INT_BOUND <= value < _INT_BOUND:
+            shown = f"an integer of {len(str(abs(value)))} digits"
+        else:
+            continue
+        raise InvalidEvent(
+            f"{where}: {shown} is not a number that can be stored (integers must fit in 64 "
+            "bits, and numbers must be finite: NaN and Infinity are not JSON)"
+        )
 
 
 def _alias(snake: str, camel: str) -> Any:
@@ -88,6 +161,16 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _in_utc(moment: datetime | None, name: str) -> datetime | None:
+    try:
+        return _utc(moment)
+    except OverflowError:
+        assert moment is not None
+        raise InvalidEvent(
+            f"{name} {moment.isoformat()} is outside the calendar in UTC (years 1 to 9999)"
+        ) from None
+
+
 def _reason(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False):
@@ -111,6 +194,7 @@ def parse_event(
     """
     if not isinstance(raw, Mapping):
         raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
+    _check_values(raw)
     if size is None:
         size = len(json.dumps(raw, separators=(",", ":"), default=str))
     if size > MAX_EVENT_BYTES:
@@ -128,10 +212,16 @@ def parse_event(
     if item.type in ("track", "feedback") and not item.event:
         raise InvalidEvent(f"a {item.type} event needs `event`, the name of what happened")
     flags = []
-    timestamp = _utc(item.timestamp) or received_at
-    sent_at = _utc(item.sent_at)
+    timestamp = _in_utc(item.timestamp, "timestamp") or received_at
+    sent_at = _in_utc(item.sent_at, "sent_at")
     if item.timestamp is not None and sent_at is not None:
-        timestamp += received_at - sent_at  # the client's clock may be off
+        try:
+            timestamp += received_at - sent_at  # the client's clock may be off
+        except OverflowError:
+            raise InvalidEvent(
+                f"timestamp {item.timestamp.isoformat()} corrected by sent_at "
+                f"{item.sent_at.isoformat()} falls outside the calendar"
+            ) from None
     latest = received_at + FUTURE_SLACK
     earliest = received_at - max_age if max_age is not None else None
     if timestamp > latest or (earliest is not None and timestamp < earliest):
