@@ -21,7 +21,9 @@ The threshold, `THRESHOLD` = 0.2: the plain 260K-parameter TinyStories model ans
 story; its ROUGE-L against the agent's answer is 0.06 on average and rarely above 0.15, so it
 escalates nearly every conversation. An adapter that has learnt the support register ("I
 understand... Please follow these steps: 1. Log in to your account...") scores 0.2-0.3 on
-average, and most of its replies pass.
+average, and most of its replies pass. SmolLM2-135M-Instruct, the default, answers helpfully but
+not in the agents' words: 0.155 on average, 84% escalated; after one retrain on the first week's
+corrections, 0.44 and 2% (the README's table).
 
 The learning rate, `LEARNING_RATE` = 5e-3 (the flow's `learning_rate`): at the LoRA default of
 2e-4 a retrain on a week of corrections leaves ROUGE-L where it was (0.06 after 2 epochs, 0.15
