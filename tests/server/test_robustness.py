@@ -161,3 +161,23 @@ def test_a_client_hanging_up_mid_body_is_not_a_server_error(live, caplog):
         )
     time.sleep(0.5)
     assert "Unexpected error" not in caplog.text
+
+
+def test_every_json_body_refuses_numbers_a_database_cannot_hold(live):
+    """Not only events: FastAPI reads 1e400 as inf and NaN as nan, and a 500-digit integer
+    as itself; each is a 400 naming where it is."""
+    secret = {"Authorization": f"Bearer {live.secret_key}", "Content-Type": "application/json"}
+    bodies = [
+        ("/v1/generate", b'{"user_id": "u", "task": "email", "inputs": {"budget": 1e400}}'),
+        (
+            "/v1/generate",
+            b'{"user_id": "u", "task": "email", "inputs": {"n": ' + b"7" * 500 + b"}}",
+        ),
+        ("/v1/chat/completions", b'{"model": "x", "messages": [], "temperature": NaN}'),
+        ("/v1/feedback", b'{"generation_id": "g", "rating": -Infinity}'),
+    ]
+    with live.client() as http:
+        for path, body in bodies:
+            answer = http.post(path, content=body, headers=secret)
+            assert answer.status_code == 400, (path, answer.text)
+            assert answer.json()["code"] == "invalid_number" and "body." in answer.json()["detail"]

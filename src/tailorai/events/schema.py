@@ -33,6 +33,7 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "EventIn",
     "InvalidEvent",
+    "check_values",
     "loads",
     "parse_event",
 ]
@@ -83,10 +84,11 @@ def loads(text: str | bytes) -> Any:
         raise ValueError(f"JSON nested too deep; an event may nest {MAX_DEPTH} levels") from None
 
 
-def _check_values(raw: Mapping[str, Any]) -> None:
-    """`InvalidEvent` naming the first place where `raw` nests too deep or holds a number that
-    cannot be stored (from `loads`, or a non-finite or too large one made in Python)."""
-    stack: list[tuple[Any, str, int]] = [(raw, "", 0)]
+def check_values(raw: Any, where: str = "") -> None:
+    """`InvalidEvent` naming the first place in `raw` (named `where`) that nests too deep or
+    holds a number that cannot be stored (from `loads`, or a non-finite or too large one made
+    in Python)."""
+    stack: list[tuple[Any, str, int]] = [(raw, where, 0)]
     while stack:
         value, where, depth = stack.pop()
         if isinstance(value, Mapping | list):
@@ -194,7 +196,7 @@ def parse_event(
     """
     if not isinstance(raw, Mapping):
         raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
-    _check_values(raw)
+    check_values(raw)
     if size is None:
         size = len(json.dumps(raw, separators=(",", ":"), default=str))
     if size > MAX_EVENT_BYTES:

@@ -3,18 +3,25 @@
 `navigator.sendBeacon` sends `text/plain` (no CORS preflight), SDKs send `application/json`,
 some gzip it: any content type is read as JSON, gzip is undone, and the size limit is enforced
 while reading, before and after decompression, so a large or zip-bomb body costs little.
+
+`JSONRoute` holds every other JSON body of the API to the same numbers: NaN, Infinity, `1e400`,
+integers outside 64 bits and nesting past 32 levels are a 400 naming where, before FastAPI's own
+parsing would let them through as non-finite floats or huge integers.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi.routing import APIRoute
 from starlette.requests import Request
+from starlette.responses import Response
 
-from tailorai.events.schema import loads
+from tailorai.events.schema import InvalidEvent, check_values, loads
 
-__all__ = ["BodyError", "read_json"]
+__all__ = ["BodyError", "JSONRoute", "read_json"]
 
 
 class BodyError(Exception):
@@ -66,3 +73,25 @@ async def read_json(request: Request, limit: int) -> tuple[Any, int]:
         return loads(raw), len(raw)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, nested too deep
         raise BodyError(400, f"Body is not valid JSON: {exc}.", "bad_json") from None
+
+
+class JSONRoute(APIRoute):
+    """A route whose JSON body may hold only numbers a database stores as sent (see above)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            raw = await request.body()  # kept by the request: FastAPI reads it again for free
+            if raw.strip():
+                try:
+                    parsed = loads(raw)
+                except ValueError:
+                    parsed = None  # not JSON: FastAPI says so in its own words
+                try:
+                    check_values(parsed, where="body")
+                except InvalidEvent as exc:
+                    raise BodyError(400, f"Invalid body: {exc}.", "invalid_number") from None
+            return await handler(request)
+
+        return checked

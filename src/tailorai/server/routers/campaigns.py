@@ -26,12 +26,13 @@ from tailorai.campaigns.spec import campaign_files, find_campaign
 from tailorai.errors import ConfigError
 from tailorai.events import parse_event
 from tailorai.projects import ApiKey
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, backend_failures, get_services, secret_key
 from tailorai.store.tables import CampaignSendRow
 
 __all__ = ["click_router", "router"]
 
-router = APIRouter(prefix="/v1", tags=["campaigns"])
+router = APIRouter(prefix="/v1", tags=["campaigns"], route_class=JSONRoute)
 click_router = APIRouter(tags=["campaigns"])
 
 

@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from tailorai.errors import ConfigError
 from tailorai.projects import ApiKey
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, get_services, secret_key
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["experiments"])
+router = APIRouter(prefix="/v1", tags=["experiments"], route_class=JSONRoute)
 
 
 def _experiments(services: Services, project: str) -> Any:

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailorai.feedback import FeedbackLog, UnknownGeneration
 from tailorai.projects import ApiKey
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, authorize, get_services, secret_key
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["feedback"])
+router = APIRouter(prefix="/v1", tags=["feedback"], route_class=JSONRoute)
 
 
 class FeedbackIn(BaseModel):

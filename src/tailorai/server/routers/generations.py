@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from tailorai.projects import ApiKey
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, get_services, secret_key
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["generation"])
+router = APIRouter(prefix="/v1", tags=["generation"], route_class=JSONRoute)
 
 
 @router.get("/generations/{generation_id}", summary="One generation record")

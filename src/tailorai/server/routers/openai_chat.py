@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from tailorai.errors import RegistryError
 from tailorai.projects import ApiKey
 from tailorai.records import TextStream
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, backend_failures, get_services, secret_key
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["generation"])
+router = APIRouter(prefix="/v1", tags=["generation"], route_class=JSONRoute)
 
 
 class ChatMessage(BaseModel):

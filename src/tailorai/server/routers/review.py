@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from tailorai.audit.review import ReviewQueue, StaleReview, UnknownReviewItem
 from tailorai.errors import DataError
 from tailorai.projects import ApiKey
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, get_services, secret_key
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["review"])
+router = APIRouter(prefix="/v1", tags=["review"], route_class=JSONRoute)
 
 
 class DecisionIn(BaseModel):

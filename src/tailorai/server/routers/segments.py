@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from tailorai.projects import ApiKey
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, get_services, secret_key
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["segments"])
+router = APIRouter(prefix="/v1", tags=["segments"], route_class=JSONRoute)
 
 
 def _segments(services: Services, project_id: str) -> dict[str, Any] | None:

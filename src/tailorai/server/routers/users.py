@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from tailorai.projects import ApiKey
 from tailorai.segments import user_profile
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, get_services, secret_key
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["users"])
+router = APIRouter(prefix="/v1", tags=["users"], route_class=JSONRoute)
 
 
 @router.get("/users/{user_id}", summary="A user's features, segment and recent events")

@@ -10,11 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from tailorai.server.body import JSONRoute
 from tailorai.server.deps import Services, authorize, get_services
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["generation"])
+router = APIRouter(prefix="/v1", tags=["generation"], route_class=JSONRoute)
 
 
 @router.get("/variants/{name}", summary="Pre-generated content for a user's segment")
