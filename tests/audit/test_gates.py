@@ -132,7 +132,7 @@ def test_a_leaking_memorizing_version_fails_is_flagged_and_cannot_be_promoted(
     assert not result.passed and "pii_findings" in result.reason()
 
     data = json.loads((tmp_path / "audit" / "audit.json").read_text())
-    assert data["passed"] is False and data["version"] == leaky.ref
+    assert data["passed"] is False and (data["version"], data["project"]) == (leaky.ref, "shop")
     for gate in data["gates"]:
         assert {"name", "figure", "threshold", "passed", "evidence"} <= set(gate)
     page = (tmp_path / "audit" / "report.html").read_text()
@@ -260,12 +260,18 @@ def test_the_dashboard_lists_versions_with_their_audit_and_serves_the_report(
         with httpx.Client(base_url=url, timeout=30, cookies={"tailor_key": key}) as http:
             registry.record_audit(clean.ref, verdict)  # audited without writing a report
             unaudited = http.get(f"/models/{clean.ref}/audit")
-            registry.record_audit(clean.ref, {**verdict, "report": str(tmp_path / "audit.json")})
+            written = tmp_path / "audit.json"
+            written.write_text(json.dumps({"project": "shop", "version": clean.ref}))
+            registry.record_audit(clean.ref, {**verdict, "report": str(written)})
             listing = http.get("/models")
             report = http.get(f"/models/{clean.ref}/audit")
             missing = http.get("/models/nope@1/audit")
+            # Another project's audit of its own clean@1, written over the same folder.
+            written.write_text(json.dumps({"project": "toys", "version": clean.ref}))
+            theirs = http.get(f"/models/{clean.ref}/audit")
     assert listing.status_code == 200
     assert "clean@1" in listing.text and "failed</strong>: distinct_2 = 0.1" in listing.text
     assert report.status_code == 200 and "Audit of clean@1: FAILED" in report.text
+    assert theirs.status_code == 404 and "FAILED" not in theirs.text
     assert missing.status_code == 404 and "nope" in missing.text
     assert unaudited.status_code == 404 and "tailor audit --version clean@1" in unaudited.text

@@ -189,7 +189,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_dataset, monkeypatch
     config.resume = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewExamplesWarning)
+        # The same command for another project starts afresh: run folders are per project.
+        theirs = finetune(config, progress=False, project="toys")
         result = finetune(config, progress=False)
+    assert theirs.metrics["resumed"] is False and theirs.run_dir != result.run_dir
     assert result.metrics["resumed"] is True
     assert result.metrics["epochs_run"] == 2
     assert [epoch for epoch, _ in result.metrics["val_loss"]] == [2.0]  # epoch 1 was not redone

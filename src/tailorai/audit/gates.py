@@ -341,6 +341,7 @@ class AuditResult:
     flagged: int = 0
     started_at: str = ""
     seconds: float = 0.0
+    project: str = ""  # whose version: the dashboard serves a report to that project only
 
     @property
     def passed(self) -> bool:
@@ -363,6 +364,7 @@ class AuditResult:
         return _clean(
             {
                 "version": self.ref,
+                "project": self.project,
                 "production": self.production,
                 "passed": self.passed,
                 "reason": self.reason() or None,
@@ -749,6 +751,7 @@ def audit_version(
         baseline=baseline,
         details={**details, "users": len(users), "outputs": len(outputs.rows)},
         started_at=started.isoformat(),
+        project=project,
     )
     if config.review:
         result.flagged = _flag_for_review(store, project, version, outputs, details, config)

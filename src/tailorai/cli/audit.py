@@ -25,7 +25,9 @@ def audit(
         None, "--version", "-v", help="The version to audit, e.g. support@4 (or a name)."
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Folder for audit.json and report.html (default: HOME/audits/REF)."
+        None,
+        "--out",
+        help="Folder for audit.json and report.html (default: HOME/audits/PROJECT/REF).",
     ),
     users: int | None = typer.Option(None, min=2, help="Users in the audit's population (200)."),
     population: str | None = typer.Option(
@@ -63,7 +65,7 @@ def audit(
 
         registry = Registry(store, home=settings.home, project=project)
         ref = registry.get(version).ref
-        folder = out or Path(settings.home) / "audits" / ref.replace("@", "-")
+        folder = out or Path(settings.home) / "audits" / project / ref.replace("@", "-")
         result = audit_version(
             store,
             ref,

@@ -44,7 +44,7 @@ def import_command(
         store.close()
     summary = report.as_dict()
     if report.quarantined:
-        folder = settings.home / "quarantine"
+        folder = settings.home / "quarantine" / project
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{file.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}.jsonl"
         target.write_text(

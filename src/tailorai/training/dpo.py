@@ -184,10 +184,17 @@ def measure_preferences(trainer: Any, dataset: Any) -> dict[str, float]:
     }
 
 
-def dpo(config: TrainConfig, *, progress: bool = True, parent: str | None = None) -> TrainResult:
+def dpo(
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    parent: str | None = None,
+    project: str = "default",
+) -> TrainResult:
     """Train a LoRA adapter with DPO on `config.data`/preferences.jsonl (not yet registered).
 
-    `parent` names the version `config.init_from` points to, for the lineage.
+    `parent` names the version `config.init_from` points to, for the lineage; `project` the
+    project whose run folders it uses.
 
     >>> result = dpo(TrainConfig(data="feedback", method="dpo", init_from="global@3"))
     >>> result.metrics["dpo"]["after"]["validation"]["reward_accuracy"]
@@ -239,7 +246,7 @@ def dpo(config: TrainConfig, *, progress: bool = True, parent: str | None = None
     validation = [encoded[i] for i in validation_index]
     used = [kept[i] for i in (*train_index, *validation_index)]
 
-    run_dir = run_dir_for(config, preferences.dataset_id)
+    run_dir = run_dir_for(config, preferences.dataset_id, project)
     checkpoints = run_dir / "checkpoints"
     resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if not resume and checkpoints.exists():

@@ -75,17 +75,18 @@ class TrainResult:
     lineage: dict[str, Any] = field(default_factory=dict)
 
 
-def _run_dir(config: TrainConfig, dataset: Dataset) -> Path:
-    return run_dir_for(config, dataset.dataset_id or str(dataset.path.resolve()))
+def _run_dir(config: TrainConfig, dataset: Dataset, project: str) -> Path:
+    return run_dir_for(config, dataset.dataset_id or str(dataset.path.resolve()), project)
 
 
-def run_dir_for(config: TrainConfig, data_id: str) -> Path:
-    """The run folder of a config on some data: the same command finds its own checkpoints."""
+def run_dir_for(config: TrainConfig, data_id: str, project: str = "default") -> Path:
+    """The run folder of a config on some data in a project: the same command finds its own
+    checkpoints, and another project's run of the same config never does."""
     key = {k: v for k, v in config.to_dict().items() if k not in ("resume", "report_to")}
     key["dataset_id"] = data_id
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     slug = config.scope.replace(":", "-")
-    return get_settings().home / "runs" / f"{slug}-{config.method}-{digest}"
+    return get_settings().home / "runs" / project / f"{slug}-{config.method}-{digest}"
 
 
 def _world_size() -> int:
@@ -369,11 +370,16 @@ def _plant_canaries(config: TrainConfig, dataset: Dataset) -> dict[str, Any] | N
 
 
 def finetune(
-    config: TrainConfig, *, progress: bool = True, parent: str | None = None
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    parent: str | None = None,
+    project: str = "default",
 ) -> TrainResult:
     """Train one model for one scope and return where its artifact is (not yet registered).
 
-    `parent` names the version `config.init_from` points to, for the lineage.
+    `parent` names the version `config.init_from` points to, for the lineage; `project` the
+    project it is trained for, whose run folders it uses (`HOME/runs/PROJECT/...`).
 
     >>> result = finetune(TrainConfig(data="dataset", method="lora", scope="global"))
     >>> result.metrics["best_val_loss"]
@@ -421,7 +427,7 @@ def finetune(
             "assistant turn to learn. Raise --max-seq-len or prepare with --max-tokens."
         )
 
-    run_dir = _run_dir(config, dataset)
+    run_dir = _run_dir(config, dataset, project)
     checkpoints = run_dir / "checkpoints"
     resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if not resume and checkpoints.exists():

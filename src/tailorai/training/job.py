@@ -134,7 +134,7 @@ def train(
     for scope in scopes:
         scoped = replace(config, scope=scope)
         scoped.init_from, parent = _init_from(scoped, registry)
-        result = run(scoped, progress=progress, parent=parent)
+        result = run(scoped, progress=progress, parent=parent, project=registry.project)
         main_process = not dist.is_available() or not dist.is_initialized() or dist.get_rank() == 0
         if not main_process:
             continue

@@ -240,6 +240,18 @@ async def models_page(request: Request, services: Services = Depends(get_service
     )  # fmt: skip
 
 
+def _report_of(audit_json: Path, project: str, ref: str) -> bool:
+    """Whether the audit written at `audit_json` is of `project`'s version `ref` (a folder may
+    have been written over by another project's audit of a version of the same name)."""
+    import json
+
+    try:
+        written = json.loads(audit_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return written.get("project") == project and written.get("version") == ref
+
+
 @router.get("/models/{ref}/audit", response_class=HTMLResponse)
 async def audit_report(
     ref: str, request: Request, services: Services = Depends(get_services)
@@ -259,7 +271,7 @@ async def audit_report(
         return HTMLResponse(f"<p>{html.escape(str(exc))}</p><p><a href='/models'>Back</a></p>", 404)
     written = (version.audit or {}).get("report")
     page = Path(written).with_name("report.html") if written else None
-    if page is None or not page.is_file():
+    if page is None or not page.is_file() or not _report_of(Path(written), key.project_id, ref):
         return HTMLResponse(
             f"<p>No audit report of {html.escape(version.ref)} on this server: run "
             f"<code>tailor audit --version {html.escape(version.ref)}</code>.</p>"
