@@ -96,9 +96,20 @@ def create_key(store: Any, project: str, kind: str = "secret", *, name: str | No
     return key
 
 
+_KEY_SHAPE = re.compile(
+    "^(?:" + "|".join(re.escape(p) for p in KEY_KINDS.values()) + r")[A-Za-z0-9_-]{43}$"
+)
+
+
+def looks_like_key(key: str) -> bool:
+    """Whether `key` has the shape `create_key` makes (a kind's prefix, 43 URL-safe
+    characters): anything else is refused before it is hashed or looked up."""
+    return len(key) <= 64 and _KEY_SHAPE.match(key) is not None
+
+
 def authenticate(store: Any, key: str) -> ApiKey | None:
     """The project and kind `key` grants, or None for an unknown or revoked key."""
-    if not key or not key.startswith(tuple(KEY_KINDS.values())):
+    if not key or not looks_like_key(key):
         return None
     with store.session() as s:
         row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == _hash(key)))

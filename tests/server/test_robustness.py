@@ -181,3 +181,44 @@ def test_every_json_body_refuses_numbers_a_database_cannot_hold(live):
             answer = http.post(path, content=body, headers=secret)
             assert answer.status_code == 400, (path, answer.text)
             assert answer.json()["code"] == "invalid_number" and "body." in answer.json()["detail"]
+
+
+def test_junk_keys_are_neither_cached_nor_let_through_and_huge_headers_are_refused(live):
+    services = live.app.state.services
+    with live.client() as http:
+        http.get("/v1/users/u1", headers={"Authorization": f"Bearer {live.secret_key}"})
+        cached = len(services.keys)
+        for size in (100, 1000, 10_000):
+            answer = http.get("/v1/users/u1", headers={"Authorization": "Bearer " + "k" * size})
+            assert answer.status_code == 401
+        huge = http.get("/v1/users/u1", headers={"Authorization": "Bearer " + "k" * 1_000_000})
+    assert huge.status_code == 431 and huge.json()["code"] == "headers_too_large"
+    assert len(services.keys) == cached  # nothing of the wrong shape was kept
+
+
+def test_guessing_keys_is_slowed_down_per_address_but_a_known_key_still_works(live):
+    from tailorai.projects import KEY_KINDS
+
+    guesses = [KEY_KINDS["secret"] + f"{i:043d}" for i in range(40)]
+    with live.client() as http:
+        mine = {"Authorization": f"Bearer {live.secret_key}"}
+        assert http.get("/v1/users/u1", headers=mine).status_code == 404  # signed in: no u1
+        codes = [
+            http.get("/v1/users/u1", headers={"Authorization": f"Bearer {g}"}).status_code
+            for g in guesses
+        ]
+        refused = http.get("/v1/users/u1", headers={"Authorization": f"Bearer {guesses[0]}"})
+        still = http.get("/v1/users/u1", headers=mine)
+    assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert still.status_code == 404  # the address's failures do not lock out a known key
+
+
+def test_a_rate_limited_dashboard_page_is_a_429_not_the_sign_in_page(live):
+    app = create_app(live.store, rate_limit=2)
+    for url in serve(app):
+        limited = LiveServer(url, live.store, app, live.public_key, live.secret_key)
+        with limited.client() as http:
+            http.cookies.set("tailor_key", live.secret_key)
+            codes = [http.get("/").status_code for _ in range(6)]
+    assert codes[0] == 200 and 429 in codes and set(codes) <= {200, 429}

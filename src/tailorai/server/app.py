@@ -18,7 +18,7 @@ from tailorai.generation.generation_log import GenerationLog
 from tailorai.generation.variants import Variants
 from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Assigner, Segmentations
-from tailorai.server.auth import KeyCache, RateLimiter
+from tailorai.server.auth import HeaderLimit, KeyCache, RateLimiter
 from tailorai.server.deps import Services
 from tailorai.server.errors import install_error_handlers
 from tailorai.server.routers import (
@@ -96,6 +96,7 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "Content-Encoding", "X-Write-Key"],
         max_age=86400,
     )
+    app.add_middleware(HeaderLimit)  # outermost: before CORS, routes and key lookups
     install_error_handlers(app)
     app.include_router(capture.router)
     app.include_router(capture.script_router)

@@ -28,6 +28,7 @@ __all__ = [
     "Services",
     "authorize",
     "backend_failures",
+    "client_of",
     "get_services",
     "get_settings",
     "secret_key",
@@ -45,6 +46,8 @@ class Services:
     collector: Collector  # stores events and updates features, one commit for many requests
     keys: KeyCache
     limiter: RateLimiter
+    # Unknown keys per client address: guessing keys is slowed down, and so is junk.
+    failures: RateLimiter = field(default_factory=lambda: RateLimiter(0.5, burst=20))
     make_backend: Any = None  # () -> a generation back end, made on first use
     _backend: Any = None
     _personalizers: dict[str, Any] = field(default_factory=dict)
@@ -78,8 +81,16 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def authorize(services: Services, headers: Any, body: Any = None, *, secret: bool = True) -> ApiKey:
-    """The caller's key, checked: known, allowed here, and within its rate."""
+def authorize(
+    services: Services,
+    headers: Any,
+    body: Any = None,
+    *,
+    secret: bool = True,
+    client: str | None = None,
+) -> ApiKey:
+    """The caller's key, checked: known, allowed here, and within its rate. `client` (the
+    caller's address) is slowed down after repeated unknown keys."""
     key = key_from(headers, body)
     if not key:
         raise AuthError(
@@ -88,8 +99,16 @@ def authorize(services: Services, headers: Any, body: Any = None, *, secret: boo
             "body's `writeKey`); `tailor keys create` makes one.",
             "no_key",
         )
-    found = services.keys.get(key)
+    where = f"address:{client or 'unknown'}"
+    # A key known a moment ago goes ahead; anything else waits out its address's failures.
+    found = services.keys.cached(key)
+    if found is None and (wait := services.failures.waiting(where)) > 0:
+        raise AuthError(
+            429, "Too many unknown keys from this address; slow down.", "rate_limited", wait
+        )
+    found = found or services.keys.get(key)
     if found is None:
+        services.failures.check(where)
         raise AuthError(401, "Unknown or revoked key.", "bad_key")
     if secret and found.kind != "secret":
         raise AuthError(
@@ -103,9 +122,14 @@ def authorize(services: Services, headers: Any, body: Any = None, *, secret: boo
     return found
 
 
+def client_of(request: Request) -> str | None:
+    """The caller's address, as the server saw it."""
+    return request.client.host if request.client is not None else None
+
+
 def secret_key(request: Request) -> ApiKey:
     """Dependency: a secret key in the headers, for every route but event capture."""
-    return authorize(get_services(request), request.headers)
+    return authorize(get_services(request), request.headers, client=client_of(request))
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tailorai.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES, EventIn, InvalidEvent, parse_event
 from tailorai.server.body import BodyError, read_json
-from tailorai.server.deps import Services, authorize, get_services
+from tailorai.server.deps import Services, authorize, client_of, get_services
 
 __all__ = ["router", "script_router"]
 
@@ -56,7 +56,7 @@ def _with_sent_at(raw: Any, sent_at: Any) -> Any:
 
 async def _one(request: Request, services: Services, default_type: str | None) -> JSONResponse:
     body, size = await read_json(request, MAX_EVENT_BYTES)
-    key = authorize(services, request.headers, body, secret=False)
+    key = authorize(services, request.headers, body, secret=False, client=client_of(request))
     try:
         event = parse_event(body, datetime.now(UTC), default_type=default_type, size=size)
     except InvalidEvent as exc:
@@ -96,7 +96,7 @@ async def events(request: Request, services: Services = Depends(get_services)) -
 @router.post("/batch", openapi_extra=_MANY, summary="Record many events at once")
 async def batch(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
     body, size = await read_json(request, MAX_BATCH_BYTES)
-    key = authorize(services, request.headers, body, secret=False)
+    key = authorize(services, request.headers, body, secret=False, client=client_of(request))
     items = body.get("batch") if isinstance(body, dict) else body
     if not isinstance(items, list):
         raise BodyError(

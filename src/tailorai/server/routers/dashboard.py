@@ -20,7 +20,7 @@ from tailorai.events.stats import event_counts, events_per_minute
 from tailorai.projects import ApiKey
 from tailorai.segments import user_profile
 from tailorai.server.auth import AuthError
-from tailorai.server.deps import Services, authorize, get_services
+from tailorai.server.deps import Services, authorize, client_of, get_services
 
 __all__ = ["router"]
 
@@ -34,8 +34,10 @@ def _signed_in(request: Request, services: Services) -> ApiKey | None:
     if not key:
         return None
     try:
-        return authorize(services, {"authorization": f"Bearer {key}"})
-    except AuthError:
+        return authorize(services, {"authorization": f"Bearer {key}"}, client=client_of(request))
+    except AuthError as exc:
+        if exc.status == 429:
+            raise  # rate-limited, not signed out: 429 with Retry-After
         return None
 
 
@@ -79,7 +81,7 @@ async def login(request: Request, services: Services = Depends(get_services)) ->
     body = (await request.body())[:4096].decode("utf-8", "replace")
     key = (parse_qs(body).get("key") or [""])[0].strip()
     try:
-        authorize(services, {"authorization": f"Bearer {key}"})
+        authorize(services, {"authorization": f"Bearer {key}"}, client=client_of(request))
     except AuthError as exc:
         return _login(request, exc.detail, status=exc.status)
     response = RedirectResponse("/", status_code=303)

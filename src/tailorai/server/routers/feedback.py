@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tailorai.feedback import FeedbackLog, UnknownGeneration
 from tailorai.projects import ApiKey
 from tailorai.server.body import JSONRoute
-from tailorai.server.deps import Services, authorize, get_services, secret_key
+from tailorai.server.deps import Services, authorize, client_of, get_services, secret_key
 
 __all__ = ["router"]
 
@@ -43,7 +43,7 @@ async def post_feedback(
     services: Services = Depends(get_services),
     idempotency_key: str | None = Header(None, max_length=100),
 ) -> dict[str, Any]:
-    key = authorize(services, request.headers, secret=False)
+    key = authorize(services, request.headers, secret=False, client=client_of(request))
     if not any(v is not None for v in (body.thumbs, body.rating, body.comment, body.correction)):
         raise HTTPException(
             422, "No feedback given: send at least one of thumbs, rating, comment or correction."

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from tailorai.server.body import JSONRoute
-from tailorai.server.deps import Services, authorize, get_services
+from tailorai.server.deps import Services, authorize, client_of, get_services
 
 __all__ = ["router"]
 
@@ -25,7 +25,7 @@ async def get_variant(
     user_id: str | None = Query(None, max_length=255, description="The user (none: default)."),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    key = authorize(services, request.headers, secret=False)
+    key = authorize(services, request.headers, secret=False, client=client_of(request))
     found = await run_in_threadpool(services.variants.get, key.project_id, name, user_id)
     if found is None:
         built = await run_in_threadpool(services.variants.names, key.project_id)
