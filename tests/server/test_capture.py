@@ -250,6 +250,18 @@ def test_users_endpoint_shows_features_and_recent_events_to_secret_keys_only(liv
     assert elsewhere.status_code == 404  # another project's key sees nothing of this one
 
 
+def test_a_user_id_with_a_slash_can_be_looked_up_as_it_was_stored(live):
+    event = {"type": "track", "event": "Viewed", "userId": "shop/42"}
+    with live.client() as http:
+        http.post("/v1/track", json=event, headers={"X-Write-Key": live.public_key})
+        secret = {"Authorization": f"Bearer {live.secret_key}"}
+        found = http.get("/v1/users/shop%2F42", headers=secret)
+        http.cookies.set("tailor_key", live.secret_key)
+        page = http.get("/users/shop%2F42")
+    assert found.status_code == 200 and found.json()["user_id"] == "shop/42"
+    assert page.status_code == 200 and "shop/42" in page.text
+
+
 def test_health_says_what_the_server_runs_on(live):
     with live.client() as http:
         answer = http.get("/health")

@@ -101,7 +101,7 @@ async def find_user(id: str = "") -> Response:
     return RedirectResponse(f"/users/{quote(id, safe='')}", status_code=303)
 
 
-@router.get("/users/{user_id}", response_class=HTMLResponse)
+@router.get("/users/{user_id:path}", response_class=HTMLResponse)
 async def user_page(
     user_id: str, request: Request, services: Services = Depends(get_services)
 ) -> Response:

@@ -17,7 +17,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["users"], route_class=JSONRoute)
 
 
-@router.get("/users/{user_id}", summary="A user's features, segment and recent events")
+@router.get("/users/{user_id:path}", summary="A user's features, segment and recent events")
 async def get_user(
     user_id: str,
     recent: int = Query(20, ge=0, le=500, description="How many recent events to include."),
