@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "with, http://HOST:PORT/v1; unset to generate in this process on `base_model`.",
     )
     generation_api_key: str | None = Field(None, description="The key for `generation_url`.")
+    public_url: str | None = Field(
+        None,
+        description="Where people reach `tailor serve`, e.g. https://tailor.example.com: the "
+        "host of the click links in rendered emails. Unset: the address the server listens "
+        "on (never a request's Host header, which its sender chooses).",
+    )
     events_url: str | None = Field(
         None,
         description="Where captured events go first: unset for the SQL store; redis://HOST:PORT/DB "

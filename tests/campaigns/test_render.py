@@ -131,3 +131,25 @@ def test_bad_campaign_requests_get_clear_answers(server):
     assert by_public.status_code == 403
     assert bogus.status_code == 404
     assert garbage.status_code in (400, 422)
+
+
+def test_email_links_never_take_their_host_from_the_request(server):
+    """Whoever sends the render request picks its Host header; the links go to every
+    recipient. They use the configured public URL, else the address the server listens on."""
+    secret = {"Authorization": f"Bearer {server.secret_key}", "Host": "evil.example"}
+    users = {"user_ids": ["stranger-1"]}
+    with server.client() as http:
+        spoofed = http.post("/v1/campaigns/weekly/render", json=users, headers=secret)
+        settings = server.app.state.settings
+        server.app.state.settings = settings.model_copy(
+            update={"public_url": "https://tailor.example.com/"}
+        )
+        try:
+            users = {"user_ids": ["stranger-2"]}
+            configured = http.post("/v1/campaigns/weekly/render", json=users, headers=secret)
+        finally:
+            server.app.state.settings = settings
+    [spoofed_email], [configured_email] = spoofed.json()["emails"], configured.json()["emails"]
+    assert spoofed_email["blocks"][0]["url"].startswith(f"{server.url}/v1/c/")
+    assert "evil.example" not in spoofed_email["html"]
+    assert configured_email["blocks"][0]["url"].startswith("https://tailor.example.com/v1/c/")

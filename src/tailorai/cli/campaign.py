@@ -45,11 +45,12 @@ def render(
     segment: str | None = typer.Option(None, "--segment", help="Everyone in this segment."),
     users_file: Path | None = typer.Option(None, "--users", help="A file of user ids."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many users."),
-    click_url: str = typer.Option(
-        "http://127.0.0.1:8000",
+    click_url: str | None = typer.Option(
+        None,
         "--click-url",
         help="Where `tailor serve` is reached from the emails: links go through its click "
-        "redirect, which records clicks. Empty: plain links, no learning.",
+        "redirect, which records clicks. Default: TAILOR_PUBLIC_URL, else "
+        "http://127.0.0.1:8000. Empty: plain links, no learning.",
     ),
     project: str | None = _PROJECT,
     config: Path | None = _CONFIG,
@@ -94,6 +95,8 @@ def render(
             fatigue=FatigueGuard(store, project=project),
         )
         engine = CampaignEngine(store, campaign, project=project)
+        if click_url is None:
+            click_url = settings.public_url or "http://127.0.0.1:8000"
         emails = render_campaign(engine, personalizer, users, click_url=click_url or None)
         manifest = write_emails(emails, out)
     finally:

@@ -33,6 +33,20 @@ from tailorai.store.tables import CampaignSendRow
 __all__ = ["click_router", "router"]
 
 router = APIRouter(prefix="/v1", tags=["campaigns"], route_class=JSONRoute)
+
+
+def public_url(request: Request) -> str:
+    """The base of the links in emails: the configured `public_url`, else the address this
+    server listens on. Never the request's Host header: whoever sends the request picks it,
+    and the links go to every recipient."""
+    configured = request.app.state.settings.public_url
+    if configured:
+        return str(configured).rstrip("/")
+    host, port = request.scope.get("server") or ("127.0.0.1", 8000)
+    scheme = request.scope.get("scheme", "http")
+    return f"{scheme}://{host}:{port}"
+
+
 click_router = APIRouter(tags=["campaigns"])
 
 
@@ -91,7 +105,7 @@ async def render(
             f"templates lack. Known tasks: {', '.join(sorted(personalizer.templates.tasks))}.",
         )
     engine = CampaignEngine(services.store, campaign, project=key.project_id)
-    click_url = str(request.base_url).rstrip("/")
+    click_url = public_url(request)
     with backend_failures():
         emails = await run_in_threadpool(
             render_campaign, engine, personalizer, users, click_url=click_url
