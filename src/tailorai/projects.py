@@ -15,22 +15,26 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tailorai.errors import ConfigError
-from tailorai.store.tables import ApiKeyRow, ProjectRow
+from tailorai.store.tables import ApiKeyRow, DashboardSessionRow, ProjectRow
 
 __all__ = [
     "KEY_KINDS",
     "ApiKey",
     "authenticate",
     "create_key",
+    "end_session",
     "ensure_project",
     "list_keys",
+    "looks_like_key",
     "revoke_key",
+    "session_of",
+    "start_session",
 ]
 
 KEY_KINDS = {"public": "tk_pub_", "secret": "tk_sec_"}
@@ -137,3 +141,64 @@ def revoke_key(store: Any, prefix: str) -> ApiKey:
             )
         rows[0].revoked_at = rows[0].revoked_at or datetime.now(UTC)
         return _info(rows[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in dashboard browser: the key it signed in with, and its forms' CSRF token."""
+
+    key: ApiKey
+    csrf: str
+
+
+def start_session(store: Any, key: str, *, days: float = 7.0) -> tuple[str, Session] | None:
+    """A new dashboard session for a valid, unrevoked `key`: the cookie's token (shown only
+    now) and the session; None when the key does not sign in."""
+    if not looks_like_key(key):
+        return None
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    now = datetime.now(UTC)
+    with store.session() as s:
+        row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == _hash(key)))
+        if row is None or row.revoked_at is not None:
+            return None
+        s.execute(delete(DashboardSessionRow).where(DashboardSessionRow.expires_at < now))
+        s.add(
+            DashboardSessionRow(
+                token_hash=_hash(token),
+                key_id=row.id,
+                csrf=csrf,
+                created_at=now,
+                expires_at=now + timedelta(days=days),
+            )
+        )
+        return token, Session(_info(row), csrf)
+
+
+def session_of(store: Any, token: str) -> Session | None:
+    """The live session of a cookie's `token`: None when unknown, signed out, expired, or its
+    key revoked."""
+    if not token or len(token) > 64:
+        return None
+    with store.session() as s:
+        found = s.execute(
+            select(DashboardSessionRow, ApiKeyRow)
+            .join(ApiKeyRow, ApiKeyRow.id == DashboardSessionRow.key_id)
+            .where(DashboardSessionRow.token_hash == _hash(token))
+        ).first()
+        if found is None:
+            return None
+        session, key = found
+        expires = session.expires_at.replace(tzinfo=session.expires_at.tzinfo or UTC)
+        if key.revoked_at is not None or expires < datetime.now(UTC):
+            return None
+        return Session(_info(key), session.csrf)
+
+
+def end_session(store: Any, token: str) -> None:
+    """Sign the session out: its cookie, replayed, no longer works."""
+    if token:
+        with store.session() as s:
+            s.execute(
+                delete(DashboardSessionRow).where(DashboardSessionRow.token_hash == _hash(token))
+            )

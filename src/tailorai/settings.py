@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "with, http://HOST:PORT/v1; unset to generate in this process on `base_model`.",
     )
     generation_api_key: str | None = Field(None, description="The key for `generation_url`.")
+    cookie_secure: bool | None = Field(
+        None,
+        description="Whether the dashboard's session cookie is Secure (sent over HTTPS only). "
+        "Unset: when the request came over HTTPS (behind a proxy, run uvicorn with "
+        "--proxy-headers so it knows).",
+    )
     public_url: str | None = Field(
         None,
         description="Where people reach `tailor serve`, e.g. https://tailor.example.com: the "

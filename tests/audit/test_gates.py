@@ -250,14 +250,15 @@ def test_the_dashboard_lists_versions_with_their_audit_and_serves_the_report(
 
     from tailorai.projects import create_key
     from tailorai.server import create_app
-    from tests.server.conftest import serve
+    from tests.server.conftest import serve, sign_in
 
     registry = Registry(store, project="shop")
     (tmp_path / "report.html").write_text("<h1>Audit of clean@1: FAILED</h1>")
     verdict = {"passed": False, "reason": "distinct_2 = 0.1", "report": None}
     key = create_key(store, "shop", "secret", name="carol")
     for url in serve(create_app(store, rate_limit=0, home=tmp_path)):
-        with httpx.Client(base_url=url, timeout=30, cookies={"tailor_key": key}) as http:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            sign_in(http, key)
             registry.record_audit(clean.ref, verdict)  # audited without writing a report
             unaudited = http.get(f"/models/{clean.ref}/audit")
             written = tmp_path / "audit.json"

@@ -15,7 +15,7 @@ from tailorai.server import create_app
 from tailorai.store import Store
 from tailorai.store.tables import GenerationRow
 from tests.feedback.test_feedback import _generation
-from tests.server.conftest import serve
+from tests.server.conftest import serve, sign_in
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_reviewers_use_the_api_with_their_own_keys(store, tmp_path):
             no_such = http.post(
                 "/v1/review", json={"generation_id": "nope", "source": "pii"}, headers=as_alice
             )
-            http.cookies.set("tailor_key", alice)
+            sign_in(http, alice)
             page = http.get("/review")
     assert [i["id"] for i in listed] == [flagged["id"]]
     assert hidden.status_code == 404 and not_public.status_code == 403

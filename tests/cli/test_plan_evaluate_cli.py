@@ -57,7 +57,7 @@ def test_plan_table_and_json_by_counts(tmp_path):
         "browsers": "zero_shot",
         "buyers": "zero_shot",
     }
-    assert plan["thresholds"] == {"few_shot": 3, "segment_adapter": 200, "user_adapter": 100}
+    assert plan["thresholds"] == {"few_shot": 1, "segment_adapter": 200, "user_adapter": 100}
 
 
 def test_plan_errors_are_one_line(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tailorai.generation.generation_log import GenerationLog, new_generation_id
 from tailorai.projects import create_key
 from tailorai.records import Generation
+from tests.server.conftest import sign_in
 
 
 def _record(project: str, user: str | None, output: str) -> Generation:
@@ -43,7 +44,8 @@ def test_records_round_trip_and_stay_in_their_project(live):
             f"/v1/generations/{first.id}", headers={"Authorization": f"Bearer {other_key}"}
         )
         missing = http.get("/v1/generations/nope", headers=secret)
-        page = http.get("/generations", cookies={"tailor_key": live.secret_key})
+        sign_in(http, live.secret_key)
+        page = http.get("/generations")
     assert one.status_code == 200
     body = one.json()
     assert body["output"] == "Sturdy boots for every trail." and body["rung"] == "segment_adapter"

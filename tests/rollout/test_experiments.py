@@ -120,7 +120,7 @@ def test_an_a_a_test_ends_inconclusive_in_95_percent_of_seeded_runs(tmp_path):
 def test_experiments_and_feedback_show_over_http_and_in_the_dashboard(tmp_path):
     from tailorai.projects import create_key
     from tailorai.server import create_app
-    from tests.server.conftest import serve
+    from tests.server.conftest import serve, sign_in
 
     store = Store(f"sqlite:///{tmp_path / 'server.db'}")
     result = simulate_rollout(store, tmp_path, lift=0.3, seed=3, users_per_day=2000, max_days=14)
@@ -134,8 +134,7 @@ def test_experiments_and_feedback_show_over_http_and_in_the_dashboard(tmp_path):
             listed = http.get("/v1/experiments", headers=auth).json()["experiments"]
             one = http.get(f"/v1/experiments/{listed[0]['name']}", headers=auth)
             missing = http.get("/v1/experiments/nope", headers=auth)
-            http.post("/login", content=f"key={secret}", follow_redirects=False)
-            http.cookies.set("tailor_key", secret)
+            sign_in(http, secret)
             page = http.get("/experiments")
             feedback_page = http.get("/feedback")
     assert result.outcome == "promoted"

@@ -20,6 +20,7 @@ from tailorai.segments import FeatureStore
 from tailorai.segments.segmentation import Assigner, Segmentations
 from tailorai.store import Store
 from tailorai.store.tables import SegmentAssignmentRow
+from tests.server.conftest import sign_in
 
 NOW = datetime.now(UTC)
 
@@ -123,7 +124,8 @@ def test_segments_endpoint(live):
     other = create_key(store, "other-shop", "secret")
     with live.client() as http:
         elsewhere = http.get("/v1/segments", headers={"Authorization": f"Bearer {other}"})
-        page = http.get("/", cookies={"tailor_key": live.secret_key})
+        sign_in(http, live.secret_key)
+        page = http.get("/")
     assert elsewhere.status_code == 404  # another project's key sees none of these segments
     assert page.status_code == 200 and "segmentation 1" in page.text
     assert body["segments"][0]["profile"]["description"] in page.text

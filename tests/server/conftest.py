@@ -63,3 +63,10 @@ def live(tmp_path) -> Iterator[LiveServer]:
     for url in serve(app):
         yield LiveServer(url, store, app, public, secret)
     store.close()
+
+
+def sign_in(http: Any, key: str) -> None:
+    """Sign `http` (an httpx client on a live server) in to the dashboard with `key`, as the
+    sign-in form does: the session cookie it answers with stays in the client."""
+    answer = http.post("/login", data={"key": key}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text

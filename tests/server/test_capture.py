@@ -13,6 +13,7 @@ import pytest
 
 from tailorai.events import SqlEventStream
 from tailorai.projects import create_key, revoke_key
+from tests.server.conftest import sign_in
 
 
 def _stored(live, project="shop"):
@@ -256,7 +257,7 @@ def test_a_user_id_with_a_slash_can_be_looked_up_as_it_was_stored(live):
         http.post("/v1/track", json=event, headers={"X-Write-Key": live.public_key})
         secret = {"Authorization": f"Bearer {live.secret_key}"}
         found = http.get("/v1/users/shop%2F42", headers=secret)
-        http.cookies.set("tailor_key", live.secret_key)
+        sign_in(http, live.secret_key)
         page = http.get("/users/shop%2F42")
     assert found.status_code == 200 and found.json()["user_id"] == "shop/42"
     assert page.status_code == 200 and "shop/42" in page.text

@@ -7,7 +7,7 @@ import json
 import random
 
 from tailorai.server import create_app
-from tests.server.conftest import LiveServer, serve
+from tests.server.conftest import LiveServer, serve, sign_in
 
 GARBAGE_BODIES = [
     b"",
@@ -219,6 +219,6 @@ def test_a_rate_limited_dashboard_page_is_a_429_not_the_sign_in_page(live):
     for url in serve(app):
         limited = LiveServer(url, live.store, app, live.public_key, live.secret_key)
         with limited.client() as http:
-            http.cookies.set("tailor_key", live.secret_key)
+            sign_in(http, live.secret_key)
             codes = [http.get("/").status_code for _ in range(6)]
     assert codes[0] == 200 and 429 in codes and set(codes) <= {200, 429}

@@ -175,6 +175,20 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
+class DashboardSessionRow(Base):
+    """A signed-in dashboard browser. The cookie holds a random token, the table its SHA-256:
+    signing out deletes the row, and a revoked key ends its sessions at once."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # the token every form of the session carries
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
 class EventRow(Base):
     """A stored event. `(project_id, message_id)` is unique: a retried send is stored once."""
 

@@ -1,12 +1,18 @@
-"""The dashboard: server-rendered pages, signed in with a secret key kept in a cookie.
+"""The dashboard: server-rendered pages, signed in with a secret key.
 
-The cookie is HttpOnly and SameSite=Strict and holds the key itself; the key is checked on
-every page like any API call.
+Signing in makes a server-side session (`projects.start_session`): the cookie holds a random
+token, not the key; signing out deletes the session, so a replayed cookie no longer works, and
+revoking the key ends its sessions. The cookie is HttpOnly, SameSite=Strict, and Secure when
+served over HTTPS (or as `TAILOR_COOKIE_SECURE` says). Every POST is checked against
+cross-site request forgery twice: its `Origin` (or `Referer`), when the browser sends one, must
+be this server's own (a page on another port of the same host is another origin, though the
+same site, so SameSite does not stop it), and a signed-in form carries its session's CSRF token.
 """
 
 from __future__ import annotations
 
 import html
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -17,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from tailorai.events.stats import event_counts, events_per_minute
-from tailorai.projects import ApiKey
+from tailorai.projects import ApiKey, Session, end_session, session_of, start_session
 from tailorai.segments import user_profile
 from tailorai.server.auth import AuthError
 from tailorai.server.deps import Services, authorize, client_of, get_services
@@ -26,19 +32,40 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
-COOKIE = "tailor_key"
+COOKIE = "tailor_session"
+
+
+def _session(request: Request, services: Services) -> Session | None:
+    """The signed-in session, rate-limited per key like an API call (429 when over)."""
+    session = session_of(services.store, request.cookies.get(COOKIE, ""))
+    if session is None:
+        return None
+    wait = services.limiter.check(f"session:{session.key.prefix}")
+    if wait > 0:
+        raise AuthError(429, "Too many requests for this key; slow down.", "rate_limited", wait)
+    return session
 
 
 def _signed_in(request: Request, services: Services) -> ApiKey | None:
-    key = request.cookies.get(COOKIE)
-    if not key:
-        return None
-    try:
-        return authorize(services, {"authorization": f"Bearer {key}"}, client=client_of(request))
-    except AuthError as exc:
-        if exc.status == 429:
-            raise  # rate-limited, not signed out: 429 with Retry-After
-        return None
+    session = _session(request, services)
+    return session.key if session is not None else None
+
+
+def _cross_site(request: Request) -> bool:
+    """Whether the browser says this POST comes from a page of another origin."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed or claimed == "null":
+        return claimed == "null"  # no header: not a browser's cross-site form
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return claimed.rstrip("/") != own and not claimed.startswith(own + "/")
+
+
+def _forbidden() -> Response:
+    return HTMLResponse(
+        "<p>Refused: this form was not sent from the dashboard's own pages.</p>"
+        "<p><a href='/'>Back</a></p>",
+        403,
+    )
 
 
 def _login(request: Request, error: str | None = None, status: int = 200) -> Response:
@@ -78,19 +105,29 @@ async def overview(request: Request, services: Services = Depends(get_services))
 
 @router.post("/login")
 async def login(request: Request, services: Services = Depends(get_services)) -> Response:
+    if _cross_site(request):
+        return _forbidden()
     body = (await request.body())[:4096].decode("utf-8", "replace")
     key = (parse_qs(body).get("key") or [""])[0].strip()
     try:
         authorize(services, {"authorization": f"Bearer {key}"}, client=client_of(request))
     except AuthError as exc:
         return _login(request, exc.detail, status=exc.status)
+    started = await run_in_threadpool(start_session, services.store, key)
+    if started is None:  # revoked between the two reads
+        return _login(request, "Unknown or revoked key.", status=401)
+    setting = request.app.state.settings.cookie_secure
+    secure = request.url.scheme == "https" if setting is None else setting
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, key, httponly=True, samesite="strict", max_age=7 * 86400)
+    response.set_cookie(
+        COOKIE, started[0], httponly=True, samesite="strict", secure=secure, max_age=7 * 86400
+    )
     return response
 
 
 @router.get("/logout")
-async def logout() -> Response:
+async def logout(request: Request, services: Services = Depends(get_services)) -> Response:
+    await run_in_threadpool(end_session, services.store, request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -172,15 +209,21 @@ async def experiments_page(
 async def review_page(request: Request, services: Services = Depends(get_services)) -> Response:
     from tailorai.audit.review import ReviewQueue
 
-    key = _signed_in(request, services)
-    if key is None:
+    session = _session(request, services)
+    if session is None:
         return _login(request)
+    key = session.key
     queue = ReviewQueue(services.store, project=key.project_id)
     items = await run_in_threadpool(lambda: queue.items(limit=50))
     return templates.TemplateResponse(
         request,
         "review.html",
-        {"items": items, "project": key.project_id, "reviewer": key.name or key.prefix},
+        {
+            "items": items,
+            "project": key.project_id,
+            "reviewer": key.name or key.prefix,
+            "csrf": session.csrf,
+        },
     )
 
 
@@ -191,11 +234,16 @@ async def review_decision(
     from tailorai.audit.review import ReviewQueue, StaleReview, UnknownReviewItem
     from tailorai.errors import ConfigError
 
-    key = _signed_in(request, services)
-    if key is None:
+    if _cross_site(request):
+        return _forbidden()
+    session = _session(request, services)
+    if session is None:
         return _login(request)
+    key = session.key
     form = parse_qs((await request.body())[:65_536].decode("utf-8", "replace"))
     field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
+    if not secrets.compare_digest(field("csrf"), session.csrf):
+        return _forbidden()
     queue = ReviewQueue(services.store, project=key.project_id)
     try:
         revision = int(field("revision") or 0)
