@@ -61,6 +61,7 @@ def run_prepare(
             out,
             config,
             progress=lambda n: bar.update(task, description=f"Prepared {n:,} records"),
+            forgotten=(settings.project, _forgotten(settings.project)),
         )
     _register(report, out)
     if as_json:
@@ -68,6 +69,18 @@ def run_prepare(
     else:
         print_summary(report, out)
     return report
+
+
+def _forgotten(project: str) -> set[str]:
+    """The tombstones of users erased from `project`, whose records prepare drops."""
+    from tailorai.privacy import forgotten_hashes
+    from tailorai.store import Store
+
+    store = Store()
+    try:
+        return forgotten_hashes(store, project)
+    finally:
+        store.close()
 
 
 def _register(report: dict[str, Any], out: Path) -> None:

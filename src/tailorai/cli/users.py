@@ -1,4 +1,4 @@
-"""`tailor users show ID`: a user's features, segment and recent events."""
+"""`tailor users show|forget|export ID`: a user's features, their erasure, their data."""
 
 from __future__ import annotations
 
@@ -64,3 +64,66 @@ def show(
             e["timestamp"][:19], e["type"], e["event"] or "", json.dumps(e["properties"])[:60]
         )
     console.print(events)
+
+
+@users_app.command("forget")
+def forget(
+    user_id: str = typer.Argument(..., help="The user id to erase."),
+    project: str | None = typer.Option(None, "--project", help="Default: TAILOR_PROJECT."),
+    config: Path | None = typer.Option(None, "--config", help="A tailor.yaml to read."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Erase a user: events, features, segment history, generations, feedback, review items,
+    user adapters and their rows in the project's datasets; a tombstone keeps them out of
+    later data preparation and retraining.
+
+    Example: tailor users forget u42 --project shop
+    """
+    from tailorai.privacy import forget_user
+    from tailorai.store import Store
+
+    settings = get_settings(config)
+    project = project or settings.project
+    store = Store(settings.database_url)
+    try:
+        report = forget_user(store, project, user_id, home=Path(settings.home))
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    removed = {k: v for k, v in report.removed.items() if v}
+    console = Console()
+    console.print(f"Forgot {user_id!r} in project {project!r}; they stay out of later datasets.")
+    table = Table(title="Removed")
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    for name, count in removed.items():
+        table.add_row(name, str(count))
+    for path, count in report.files.items():
+        table.add_row(f"dataset rows in {path}", str(count))
+    for ref in report.adapters:
+        table.add_row(f"user adapter {ref}", "files deleted")
+    console.print(table if table.row_count else "Nothing was stored about them.")
+
+
+@users_app.command("export")
+def export(
+    user_id: str = typer.Argument(..., help="The user id."),
+    project: str | None = typer.Option(None, "--project", help="Default: TAILOR_PROJECT."),
+    config: Path | None = typer.Option(None, "--config", help="A tailor.yaml to read."),
+) -> None:
+    """Print everything stored about a user, as JSON (GDPR's right of access).
+
+    Example: tailor users export u42 --project shop > u42.json
+    """
+    from tailorai.privacy import export_user
+    from tailorai.store import Store
+
+    settings = get_settings(config)
+    store = Store(settings.database_url)
+    try:
+        data = export_user(store, project or settings.project, user_id)
+    finally:
+        store.close()
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +105,12 @@ def prepare(
     *,
     progress: Progress | None = None,
     tokenizer: Any = None,
+    forgotten: tuple[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
     """Prepare training data from `inputs` into the folder `out`; return the report.
+
+    `forgotten` (a project and its tombstones, `privacy.forgotten_hashes`) drops the records of
+    users erased on request, counted as `forgotten`.
 
     >>> report = prepare(["chats.jsonl", "mail/"], "dataset", PrepareConfig(languages=["en"]))
     >>> report["examples"]
@@ -116,6 +120,10 @@ def prepare(
     started = time.perf_counter()
     files = expand_inputs(inputs)  # fails early, before any model loads, on a bad path
     steps = default_steps(config)
+    if forgotten is not None and forgotten[1]:
+        from tailorai.data.forgotten import ForgottenUsers
+
+        steps.insert(0, ForgottenUsers(*forgotten))
     max_tokens = config.max_tokens or _context_length(config)
     formatter = Format(
         context_turns=config.context_turns,

@@ -319,7 +319,11 @@ class RetrainFlow:
 
         out = self.folder(run) / "dataset"
         inputs = [Path(p) for p in run.output("gather")["inputs"]]
-        report = prepare(inputs, out, PrepareConfig())
+        from tailorai.privacy import forgotten_hashes
+
+        # Users erased since the sources were written stay out of the retrain.
+        forgotten = (self.project, forgotten_hashes(self.store, self.project))
+        report = prepare(inputs, out, PrepareConfig(), forgotten=forgotten)
         examples = int(report["examples"].get("train", 0))
         if examples < self.config.min_new_examples:
             raise _Skip(

@@ -510,3 +510,14 @@ class ReviewItemRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class ForgottenUserRow(Base):
+    """A user erased on request: only a hash of the project and id is kept, so data
+    preparation and retraining can leave them out of anything made later."""
+
+    __tablename__ = "forgotten_users"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(default=_now)
