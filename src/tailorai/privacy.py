@@ -12,6 +12,10 @@ retraining consult so the user does not come back with the next import (`is_forg
 
 `export_user` is everything stored about a user, as JSON-ready data (GDPR Art. 15 and 20).
 
+`set_consent` records that a user or browser opted out of tracking (or back in); capture refuses
+the events of anyone in `opted_out` (`tracker.js` sends nothing while opted out, or when the
+browser sends Global Privacy Control).
+
 >>> report = forget_user(store, "shop", "u42", home=Path(".tailor"))
 >>> report.removed["events"]
 """
@@ -33,6 +37,7 @@ from sqlalchemy import delete, or_, select
 
 from tailorai.store.tables import (
     CampaignSendRow,
+    ConsentRow,
     DatasetRow,
     EventRow,
     ExperimentRow,
@@ -56,6 +61,8 @@ __all__ = [
     "forget_user",
     "forgotten_hashes",
     "is_forgotten",
+    "opted_out",
+    "set_consent",
     "user_hash",
 ]
 
@@ -325,3 +332,31 @@ def _plain(row: Any) -> dict[str, Any]:
         value = getattr(row, column.key)
         out[column.key] = value.isoformat() if isinstance(value, datetime) else value
     return out
+
+
+def set_consent(store: Any, project: str, keys: Iterable[str], *, opted_out: bool) -> None:
+    """Record that the user ids and anonymous ids `keys` opted out of tracking (or back in)."""
+    keys = sorted({k for k in keys if k})
+    with store.session() as s:
+        s.execute(
+            delete(ConsentRow).where(
+                ConsentRow.project_id == project, ConsentRow.user_key.in_(keys)
+            )
+        )
+        if opted_out:
+            s.add_all(ConsentRow(project_id=project, user_key=k) for k in keys)
+
+
+def opted_out(store: Any, project: str, keys: Iterable[str]) -> set[str]:
+    """Which of the user ids and anonymous ids `keys` opted out of tracking."""
+    keys = sorted({k for k in keys if k})
+    if not keys:
+        return set()
+    with store.session() as s:
+        return set(
+            s.scalars(
+                select(ConsentRow.user_key).where(
+                    ConsentRow.project_id == project, ConsentRow.user_key.in_(keys)
+                )
+            )
+        )

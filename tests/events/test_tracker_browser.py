@@ -169,3 +169,51 @@ def test_tracker_keeps_a_capped_queue_retries_and_reports_what_it_dropped(live, 
         "generation_id": "gen-9",
         "thumbs": "up",
     }
+
+
+@pytest.mark.slow
+def test_an_opted_out_browser_sends_nothing_and_the_server_refuses_its_events(live, tmp_path):
+    """`tailor.optOut()` stops tracking and tells the server, which refuses that browser's
+    events from then on; a browser sending Global Privacy Control is never tracked."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    site = _site(tmp_path, live.url, live.public_key)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto(f"{site}/index.html")
+        page.wait_for_function("window.tailor && window.tailor._loaded")
+        anonymous = page.evaluate("tailor.anonymousId()")
+        with page.expect_response(f"{live.url}/v1/consent") as said:
+            page.evaluate("tailor.optOut()")
+        assert said.value.status == 200
+        page.click("#more")
+        page.mouse.wheel(0, 1500)
+        page.evaluate("tailor.track('Should Not Arrive'); tailor.flush()")
+        page.wait_for_timeout(2500)  # two flush periods
+        page.close()  # and no Page Left beacon
+        # Global Privacy Control, as a browser that sends it reports it.
+        gpc = browser.new_context()
+        gpc.add_init_script(
+            "Object.defineProperty(navigator, 'globalPrivacyControl', {get: () => true})"
+        )
+        other = gpc.new_page()
+        other.goto(f"{site}/index.html")
+        other.wait_for_function("window.tailor && window.tailor._loaded")
+        assert other.evaluate("tailor.optedOut()") is True
+        other.click("#more")
+        other.wait_for_timeout(2500)
+        other.close()
+        browser.close()
+    events = [e for _, e in SqlEventStream(live.store).read("shop", limit=1000)]
+    assert all(e.event != "Should Not Arrive" for e in events)
+    # What was sent before opting out arrived or not; nothing after it did, from either page.
+    assert all(e.event not in ("Read More", "Page Left") for e in events)
+    with live.client() as http:
+        refused = http.post(
+            "/v1/track",
+            json={"event": "Viewed", "anonymousId": anonymous},
+            headers={"X-Write-Key": live.public_key},
+        )
+    assert refused.status_code == 403 and refused.json()["code"] == "opted_out"

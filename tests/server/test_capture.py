@@ -269,3 +269,24 @@ def test_health_says_what_the_server_runs_on(live):
     assert answer.status_code == 200
     assert answer.json()["status"] == "ok" and answer.json()["database"] == "sqlite"
     assert answer.json()["events"] == "sql"
+
+
+def test_consent_opts_a_user_out_of_capture_and_back_in(live):
+    public = {"X-Write-Key": live.public_key}
+    batch = [
+        {"type": "track", "event": "Viewed", "userId": "quiet"},
+        {"type": "track", "event": "Viewed", "userId": "chatty"},
+    ]
+    with live.client() as http:
+        out = http.post("/v1/consent", json={"userId": "quiet", "optedOut": True}, headers=public)
+        refused = http.post("/v1/batch", json=batch, headers=public).json()
+        single = http.post("/v1/track", json=batch[0], headers=public)
+        bad = http.post("/v1/consent", json={"userId": "quiet"}, headers=public)
+        back = http.post("/v1/consent", json={"userId": "quiet", "optedOut": False}, headers=public)
+        again = http.post("/v1/batch", json=batch, headers=public).json()
+    assert out.status_code == 200 and out.json()["opted_out"] is True
+    assert refused["stored"] == 1 and [r["index"] for r in refused["rejected"]] == [0]
+    assert "opted out" in refused["rejected"][0]["detail"]
+    assert single.status_code == 403 and single.json()["code"] == "opted_out"
+    assert bad.status_code == 400 and "optedOut" in bad.json()["detail"]
+    assert back.status_code == 200 and again["stored"] == 2 and again["rejected"] == []

@@ -8,6 +8,11 @@
  * with the next batch), go out every 2 s or 20 events with retries and backoff, and are flushed
  * with navigator.sendBeacon (fetch keepalive as a fallback) when the page is hidden or left.
  * Dwell time counts only while the page is visible. Forms report field names, never values.
+ *
+ * Consent: tailor.optOut() stops all tracking in this browser (kept in localStorage), drops
+ * what was queued and tells the server, which then refuses this browser's and user's events;
+ * tailor.optIn() lifts it. A browser that sends Global Privacy Control
+ * (navigator.globalPrivacyControl) is never tracked.
  */
 (function () {
   "use strict";
@@ -22,6 +27,7 @@
     maxQueue: 1000
   };
   var QUEUE = "tailor:queue", DROPPED = "tailor:dropped", ANON = "tailor:anon", USER = "tailor:user";
+  var OPTOUT = "tailor:optout";
   var memory = {};  // when localStorage is unavailable (private mode, blocked)
 
   function load(key, fallback) {
@@ -58,7 +64,20 @@
     };
   }
 
+  function tracking() {
+    return !load(OPTOUT, false) && navigator.globalPrivacyControl !== true;
+  }
+
+  function consent(optedOut) {
+    var data = JSON.stringify({ writeKey: cfg.writeKey, anonymousId: anonymousId,
+                                userId: load(USER, null), optedOut: optedOut });
+    fetch(cfg.host + "/v1/consent", { method: "POST", body: data, keepalive: true,
+                                      headers: { "Content-Type": "text/plain" } })
+      .catch(function () {});
+  }
+
   function enqueue(type, event, properties, extra) {
+    if (!tracking()) return;
     var item = {
       type: type, event: event, properties: properties || {}, context: context(),
       anonymousId: anonymousId, userId: load(USER, null),
@@ -101,6 +120,7 @@
   }
 
   function flush() {
+    if (!tracking()) return save(QUEUE, []);
     var batch = load(QUEUE, []).slice(0, 100);
     if (!batch.length || inFlight) return schedule(cfg.flushMs);
     inFlight = true;
@@ -124,6 +144,7 @@
   }
 
   function flushOnExit() {
+    if (!tracking()) return;
     var batch = load(QUEUE, []).slice(0, 100);
     if (!batch.length) return;
     var data = body(batch), ok = false;
@@ -255,10 +276,21 @@
       enqueue("feedback", "Feedback", props);
     },
     flush: flush,
-    anonymousId: function () { return anonymousId; }
+    anonymousId: function () { return anonymousId; },
+    optOut: function () {
+      save(OPTOUT, true);
+      save(QUEUE, []);  // nothing queued goes out either
+      consent(true);
+    },
+    optIn: function () {
+      save(OPTOUT, false);
+      consent(false);
+      schedule(cfg.flushMs);
+    },
+    optedOut: function () { return !tracking(); }
   };
 
   measureScroll();
   enqueue("page", null, {});
-  schedule(cfg.flushMs);
+  if (tracking()) schedule(cfg.flushMs);
 })();

@@ -85,6 +85,7 @@ def create_app(
         ),
         keys=KeyCache(store),
         limiter=RateLimiter(rate_limit),
+        consent=capture.OptOuts(store),
         # The model loads on the first generation, not at start-up.
         make_backend=(lambda: backend) if backend is not None else _local_backend(settings),
     )

@@ -48,6 +48,7 @@ class Services:
     limiter: RateLimiter
     # Unknown keys per client address: guessing keys is slowed down, and so is junk.
     failures: RateLimiter = field(default_factory=lambda: RateLimiter(0.5, burst=20))
+    consent: Any = None  # OptOuts: who opted out of tracking, per project
     make_backend: Any = None  # () -> a generation back end, made on first use
     _backend: Any = None
     _personalizers: dict[str, Any] = field(default_factory=dict)

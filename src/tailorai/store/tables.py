@@ -521,3 +521,14 @@ class ForgottenUserRow(Base):
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
     user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     forgotten_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ConsentRow(Base):
+    """A user (or browser, by anonymous id) who opted out of tracking: capture refuses their
+    events until they opt in again."""
+
+    __tablename__ = "consent"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(default=_now)

@@ -1,13 +1,17 @@
-"""Event capture: `/v1/track`, `/v1/page`, `/v1/identify`, `/v1/events` and `/v1/batch`.
+"""Event capture: `/v1/track`, `/v1/page`, `/v1/identify`, `/v1/events` and `/v1/batch`; and
+`/v1/consent`, where a user or browser opts out of tracking (or back in).
 
 A public (write) key is enough. The answer is 200 only once the events are stored; a resent
 `message_id` is acknowledged as a duplicate and stored once. In a batch, good events are stored
-and bad ones reported by index with the reason; only a batch with no good event is a 400.
+and bad ones reported by index with the reason; only a batch with no good event is a 400. The
+events of a user or browser that opted out are refused, by index, and never stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,45 @@ _MANY = {
 }
 
 
+class OptOuts:
+    """Who opted out of tracking, per project, read from the store at most every `ttl` seconds
+    (and at once after this server records a change), so capture pays no query per event."""
+
+    def __init__(self, store: Any, ttl: float = 5.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._sets: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, project: str) -> frozenset[str]:
+        from sqlalchemy import select
+
+        from tailorai.store.tables import ConsentRow
+
+        hit = self._sets.get(project)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        with self.store.session() as s:
+            found = frozenset(
+                s.scalars(select(ConsentRow.user_key).where(ConsentRow.project_id == project))
+            )
+        with self._lock:
+            self._sets[project] = (time.monotonic(), found)
+        return found
+
+    def changed(self, project: str) -> None:
+        with self._lock:
+            self._sets.pop(project, None)
+
+
+def _opted_out(services: Services, project: str, event: Any) -> bool:
+    out = services.consent.of(project)
+    return bool(out) and (event.user_id in out or event.anonymous_id in out)
+
+
+_OPTED_OUT = "this user or browser opted out of tracking (POST /v1/consent to opt back in)"
+
+
 def _with_sent_at(raw: Any, sent_at: Any) -> Any:
     if sent_at is None or not isinstance(raw, dict) or "sentAt" in raw or "sent_at" in raw:
         return raw
@@ -61,6 +104,8 @@ async def _one(request: Request, services: Services, default_type: str | None) -
         event = parse_event(body, datetime.now(UTC), default_type=default_type, size=size)
     except InvalidEvent as exc:
         raise BodyError(400, f"Invalid event: {exc}.", "invalid_event") from None
+    if _opted_out(services, key.project_id, event):
+        raise BodyError(403, f"Event refused: {_OPTED_OUT}.", "opted_out")
     result = await asyncio.wrap_future(services.collector.submit(key.project_id, [event]))
     return JSONResponse(
         {
@@ -109,9 +154,14 @@ async def batch(request: Request, services: Services = Depends(get_services)) ->
     good, rejected = [], []
     for index, raw in enumerate(items):
         try:
-            good.append(parse_event(_with_sent_at(raw, sent_at), received_at, size=measure))
+            event = parse_event(_with_sent_at(raw, sent_at), received_at, size=measure)
         except InvalidEvent as exc:
             rejected.append({"index": index, "detail": str(exc)})
+            continue
+        if _opted_out(services, key.project_id, event):
+            rejected.append({"index": index, "detail": _OPTED_OUT})
+        else:
+            good.append(event)
     result = await asyncio.wrap_future(services.collector.submit(key.project_id, good))
     answer = {
         "ok": not rejected,
@@ -121,6 +171,30 @@ async def batch(request: Request, services: Services = Depends(get_services)) ->
         "rejected": rejected,
     }
     return JSONResponse(answer, status_code=400 if rejected and not good else 200)
+
+
+@router.post("/consent", summary="Opt a user or browser out of tracking, or back in")
+async def consent(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    """`{"userId": ..., "anonymousId": ..., "optedOut": true}`: from now on capture refuses
+    the events of that user id and anonymous id (`optedOut: false` lifts it)."""
+    from tailorai.privacy import set_consent
+
+    body, _ = await read_json(request, MAX_EVENT_BYTES)
+    key = authorize(services, request.headers, body, secret=False, client=client_of(request))
+    if not isinstance(body, dict):
+        raise BodyError(400, 'Consent is {"userId" or "anonymousId", "optedOut": bool}.', "consent")
+    ids = [body.get(n) for n in ("userId", "user_id", "anonymousId", "anonymous_id")]
+    keys = [i for i in ids if isinstance(i, str) and 0 < len(i) <= 255]
+    opted = body.get("optedOut", body.get("opted_out"))
+    if not keys or not isinstance(opted, bool):
+        raise BodyError(
+            400,
+            'Consent needs "userId" or "anonymousId" (strings) and "optedOut": true or false.',
+            "consent",
+        )
+    await asyncio.to_thread(set_consent, services.store, key.project_id, keys, opted_out=opted)
+    services.consent.changed(key.project_id)
+    return JSONResponse({"ok": True, "opted_out": opted, "ids": keys})
 
 
 @script_router.get("/tracker.js", summary="The browser tracker", response_class=Response)
