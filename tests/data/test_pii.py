@@ -164,6 +164,42 @@ def test_structured_entities(detector: PiiDetector) -> None:
     assert found["IBAN_CODE"].startswith("GB82 WEST")
 
 
+def _luhn_complete(body: str) -> str:
+    """`body` with the check digit that makes it Luhn-valid."""
+    from tailorai.data.pii.cards import luhn_valid
+
+    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+
+
+@pytest.mark.parametrize(
+    ("network", "body"),
+    [
+        ("Mastercard 2-series", "222100000000000"),
+        ("Mastercard 2-series", "272099123456789"),
+        ("Visa, 19 digits", "411111111111111111"),
+        ("Maestro, 12 digits", "67590000000"),
+        ("Maestro, 19 digits", "501800000000000000"),
+        ("UnionPay", "62123456789012345"),
+    ],
+)
+def test_cards_of_the_networks_and_lengths_presidio_misses(
+    detector: PiiDetector, network: str, body: str
+) -> None:
+    number = _luhn_complete(body)
+    grouped = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+    for written in (number, grouped, grouped.replace(" ", "-")):
+        found = spans_of(detector, f"Pay with my card {written} please.")
+        assert ("CREDIT_CARD", written) in found, (network, written, found)
+
+
+def test_barcodes_and_phone_numbers_are_not_cards_without_a_card_word() -> None:
+    from tailorai.data.pii.cards import find_cards
+
+    ean = _luhn_complete("590123412345")  # 13 digits, a Maestro prefix, Luhn-valid
+    assert find_cards(f"barcode {ean} on the box") == []
+    assert find_cards(f"debit card {ean}") != []
+
+
 def test_card_failing_luhn_and_bare_nine_digits_are_not_pii(detector: PiiDetector) -> None:
     assert spans_of(detector, "order 4716952653167635 and ticket 123456789") == []
 

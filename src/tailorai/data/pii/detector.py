@@ -9,8 +9,8 @@
   people and places, only on the texts, or parts of long texts, around a word that could be
   a name (`ner_triggers`);
 - our recognizers for what Presidio lacks: street addresses (`addresses`), phones in any format
-  (`phones`), name cues (`names`, `ner_names`), and the PII already known for the text's user
-  (`known`).
+  (`phones`), the card networks and lengths its pattern misses (`cards`), name cues (`names`,
+  `ner_names`), and the PII already known for the text's user (`known`).
 
 Overlaps are settled by `PRIORITY`, and the loser is trimmed rather than dropped.
 """
@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from tailorai.data.pii.addresses import find_addresses
+from tailorai.data.pii.cards import find_cards
 from tailorai.data.pii.known import KnownPii
 from tailorai.data.pii.lexicon import Lexicon
 from tailorai.data.pii.names import find_names
@@ -195,6 +196,8 @@ class PiiDetector:
         if not text:
             return []
         found = self.presidio.find(text)
+        if "CREDIT_CARD" in self.entities:
+            found.extend(find_cards(text))
         if "PHONE_NUMBER" in self.entities:
             found.extend(find_phones(text))
         if "ADDRESS" in self.entities:
