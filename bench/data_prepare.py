@@ -5,9 +5,11 @@ anonymize, format with the base model's tokenizer) over the shipped samples, 20,
 Baseline: Presidio's `BatchAnalyzerEngine` with the same spaCy model analyzing the same 20,000
 message texts, and nothing else. Each side runs in its own child process (so peak memory is its
 own), gets the same warm-up on the same first messages, and is timed on the same inputs. Then
-both score PII recall and precision on the labelled file (`--pii`).
+both score PII recall and precision on the shipped labelled file (`--pii`) and on our own set
+that is not it (`bench/pii_set.py`: our templates of chats, emails and form answers filled by
+Faker in nine locales, `--own-records`, 0 for none), reported as `own_set`.
 
-    .venv/bin/python bench/data_prepare.py [--quick] [--pii FILE] [--messages N]
+    .venv/bin/python bench/data_prepare.py [--quick] [--pii FILE] [--messages N] [--own-records N]
 
 The last line printed is one JSON object (see ../shared/BENCH.md).
 """
@@ -52,7 +54,7 @@ def load_records(messages: int) -> list[Any]:
     return records
 
 
-def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
+def _tailor(records: list[Any], pii_paths: dict[str, str], queue: Any) -> None:
     import copy
 
     from tailorai.data import PrepareConfig
@@ -78,7 +80,8 @@ def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
         for reason, n in s.dropped.items():
             dropped[reason] = dropped.get(reason, 0) + n
     anonymize = next(s for s in pipeline.steps if s.name == "anonymize")
-    scores = evaluate_pii(PiiDetector(), pii_path)
+    detector = PiiDetector()
+    scores = {name: evaluate_pii(detector, path) for name, path in pii_paths.items()}
     queue.put(
         {
             "messages": messages,
@@ -94,7 +97,7 @@ def _tailor(records: list[Any], pii_path: str, queue: Any) -> None:
     )
 
 
-def _presidio(texts: list[str], pii_path: str, queue: Any) -> None:
+def _presidio(texts: list[str], pii_paths: dict[str, str], queue: Any) -> None:
     from tailorai.data.pii import PresidioBatchDetector, evaluate_pii
 
     detector = PresidioBatchDetector()
@@ -102,7 +105,7 @@ def _presidio(texts: list[str], pii_path: str, queue: Any) -> None:
     start = time.perf_counter()
     detector.analyze(texts)
     seconds = time.perf_counter() - start
-    scores = evaluate_pii(detector, pii_path)
+    scores = {name: evaluate_pii(detector, path) for name, path in pii_paths.items()}
     queue.put({"seconds": seconds, "scores": scores, "peak_rss_mb": peak_rss_mb()})
 
 
@@ -111,15 +114,28 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3,000 messages instead of 20,000")
     parser.add_argument("--messages", type=int, default=None, help="messages to run through")
     parser.add_argument("--pii", type=Path, default=DEFAULT_PII, help="labelled PII JSON file")
+    parser.add_argument(
+        "--own-records", type=int, default=None, help="records of our own set (1,200; --quick 300)"
+    )
     args = parser.parse_args()
     n = args.messages or (3_000 if args.quick else 20_000)
+    own = args.own_records if args.own_records is not None else (300 if args.quick else 1200)
+    pii_paths = {"shipped": str(args.pii)}
+    if own:
+        import tempfile
+
+        from pii_set import build
+
+        own_file = Path(tempfile.mkdtemp(prefix="tailor-pii-set-")) / "pii_set.json"
+        own_file.write_text(json.dumps(build(own)), encoding="utf-8")
+        pii_paths["own_set"] = str(own_file)
 
     records = load_records(n)
     texts = [m.content for r in records for m in r.messages]
     print(f"{len(texts):,} messages in {len(records):,} records", flush=True)
-    presidio = in_child(_presidio, texts, str(args.pii))
+    presidio = in_child(_presidio, texts, pii_paths)
     print(f"presidio: {len(texts) / presidio['seconds']:.0f} msgs/s", flush=True)
-    tailor = in_child(_tailor, records, str(args.pii))
+    tailor = in_child(_tailor, records, pii_paths)
     print(f"tailor:   {tailor['messages'] / tailor['seconds']:.0f} msgs/s", flush=True)
 
     # Recall is compared on the personal-data types the anonymizer targets; the types only
@@ -128,9 +144,11 @@ def main() -> None:
 
     targeted = set(DEFAULT_ENTITIES) | {t for e in DEFAULT_ENTITIES for t in COMPATIBLE.get(e, ())}
 
-    def recall(side: dict[str, Any], keep: bool) -> dict[str, float]:
+    def recall(side: dict[str, Any], keep: bool, on: str = "shipped") -> dict[str, float]:
         return {
-            k: round(v, 3) for k, v in side["scores"]["recall"].items() if (k in targeted) == keep
+            k: round(v, 3)
+            for k, v in side["scores"][on]["recall"].items()
+            if (k in targeted) == keep
         }
 
     tailor_rate = tailor["messages"] / tailor["seconds"]
@@ -143,11 +161,11 @@ def main() -> None:
         "speedup": round(tailor_rate / presidio_rate, 2),
         "tailor_recall": recall(tailor, True),
         "presidio_recall": recall(presidio, True),
-        "tailor_precision": round(tailor["scores"]["precision"], 3),
-        "presidio_precision": round(presidio["scores"]["precision"], 3),
+        "tailor_precision": round(tailor["scores"]["shipped"]["precision"], 3),
+        "presidio_precision": round(presidio["scores"]["shipped"]["precision"], 3),
         "tailor_peak_rss_mb": round(tailor["peak_rss_mb"], 1),
         "presidio_peak_rss_mb": round(presidio["peak_rss_mb"], 1),
-        "pii_support": presidio["scores"]["support"],
+        "pii_support": presidio["scores"]["shipped"]["support"],
         "not_targeted_recall": {
             "tailor": recall(tailor, False),
             "presidio": recall(presidio, False),
@@ -158,6 +176,15 @@ def main() -> None:
         "tailor_step_seconds": tailor["steps"],
         "tailor_entities": tailor["entities"],
     }
+    if "own_set" in pii_paths:
+        result["own_set"] = {
+            "records": own,
+            "tailor_recall": recall(tailor, True, "own_set"),
+            "presidio_recall": recall(presidio, True, "own_set"),
+            "tailor_precision": round(tailor["scores"]["own_set"]["precision"], 3),
+            "presidio_precision": round(presidio["scores"]["own_set"]["precision"], 3),
+            "support": presidio["scores"]["own_set"]["support"],
+        }
     print(json.dumps(result))
 
 

@@ -200,6 +200,14 @@ def test_barcodes_and_phone_numbers_are_not_cards_without_a_card_word() -> None:
     assert find_cards(f"debit card {ean}") != []
 
 
+def test_a_bare_run_of_digits_is_a_phone_only_after_a_phone_word() -> None:
+    from tailorai.data.pii.phones import find_phones
+
+    assert find_phones("call me on 36352772006 after six") != []
+    assert find_phones("Tel. 07700900123") != []
+    assert find_phones("order 36352772006 shipped") == []
+
+
 def test_card_failing_luhn_and_bare_nine_digits_are_not_pii(detector: PiiDetector) -> None:
     assert spans_of(detector, "order 4716952653167635 and ticket 123456789") == []
 

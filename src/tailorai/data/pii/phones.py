@@ -23,6 +23,12 @@ _DATE_LIKE = re.compile(
 )
 _THOUSANDS = re.compile(r"^[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*$")
 _BAD_SEPARATORS = re.compile(r"[ \t]{2,}|[.\-]{2,}|\)\d|\d\(")
+# Words that make a bare run of digits a phone number: "call me on 36352772006".
+_PHONE_CUE = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|mobile|cell|call|ring|text|whatsapp|sms|fax|reach me|"
+    r"contact|number|no)\b[^\d\n]{0,12}$"
+)
+_CUE_CHARS = 30
 
 
 def find_phones(text: str) -> list[Found]:
@@ -43,8 +49,12 @@ def find_phones(text: str) -> list[Found]:
         international = raw.startswith(("+", "(")) or (
             raw.startswith("00") and raw[2:3] != "0" and digits >= 11
         )
-        if len(groups) == 1 and not international:
-            continue  # a bare run of digits: an order number as often as a phone
+        if (
+            len(groups) == 1
+            and not international
+            and not _PHONE_CUE.search(text[max(0, m.start() - _CUE_CHARS) : m.start()])
+        ):
+            continue  # a bare run of digits: an order number as often as a phone, unless cued
         if (
             len(groups) >= 4
             and all(len(g) <= 3 for g in groups)
