@@ -295,3 +295,22 @@ def test_evaluate_pii_matches_by_overlap_and_compatible_type(tmp_path: Path) -> 
     assert scores["precision_by_type"] == {"ADDRESS": 1.0, "LOCATION": 1.0, "PERSON": 0.0}
     restricted = evaluate_pii(FixedSpans([predicted]), path, entities=["PERSON"])
     assert restricted["predicted"] == 1 and restricted["precision"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Name: Baccio\nEmail: b@example.org", "Baccio"),
+        ("Hi, this is mr scott hardy. My card was charged twice", "scott hardy"),
+        ("herr hansjörg wilms here, please call back", "hansjörg wilms"),
+    ],
+)
+def test_names_in_form_fields_and_lower_case_after_a_title(
+    detector: PiiDetector, text: str, name: str
+) -> None:
+    assert ("PERSON", name) in spans_of(detector, text)
+
+
+@pytest.mark.parametrize("text", ["it's fine, thanks", "i am mark my words", "this is great"])
+def test_weak_cues_before_plain_words_are_not_names(detector: PiiDetector, text: str) -> None:
+    assert [e for e, _ in spans_of(detector, text) if e == "PERSON"] == []

@@ -29,6 +29,15 @@ _WEAK_CUE = re.compile(
            ),?[\ \t]+(?=[A-Z])""",
     re.IGNORECASE | re.VERBOSE,
 )
+# A form's name field: "Name: baccio", "Full name: Ana Ruiz", at the start of a line.
+_FIELD_CUE = re.compile(
+    r"(?im)^[ \t]*(?:full[ \t]|first[ \t]|last[ \t]|customer[ \t]|your[ \t])?name[ \t]*:[ \t]*"
+    r"(?=[^\W\d_])"
+)
+_WEAK_LOWER_CUE = re.compile(
+    r"\b(?:this[ \t]+is|i[ \t]+am|i'm|it's|it is|regards|cheers|thanks)[ \t,]+(?=[a-z])",
+    re.IGNORECASE,
+)
 _VOCATIVE = re.compile(
     r"""^[\ \t]*([^\W\d_]+),[\ \t]+
         (?=(?:can|could|would|will|please|i|you|do|did|are|is|have|what|where|when|how|why)\b)""",
@@ -37,9 +46,16 @@ _VOCATIVE = re.compile(
 
 
 def _name_after(
-    text: str, pos: int, lexicon: Lexicon, *, lower_ok: bool, max_words: int = 2
+    text: str,
+    pos: int,
+    lexicon: Lexicon,
+    *,
+    lower_ok: bool,
+    max_words: int = 2,
+    surname_ok: bool = False,
 ) -> tuple[int, int] | None:
-    """The name that starts at `pos`: one to `max_words` words, capitalized unless `lower_ok`."""
+    """The name that starts at `pos`: one to `max_words` words, capitalized unless `lower_ok`;
+    with `surname_ok` a word after the first may be an English word ("scott hardy")."""
     end = pos
     words = 0
     for m in WORD.finditer(text, pos):
@@ -48,8 +64,10 @@ def _name_after(
         word = m.group()
         if base_word(word) in lexicon.stop or not (word[0].isupper() or lower_ok):
             break
-        if not word[0].isupper() and (
-            lexicon.is_english(word) and word.lower() not in lexicon.first_names
+        if (
+            not word[0].isupper()
+            and not (surname_ok and words)
+            and (lexicon.is_english(word) and word.lower() not in lexicon.first_names)
         ):
             break
         end = m.end()
@@ -64,16 +82,29 @@ def find_names(text: str, lexicon: Lexicon) -> list[Found]:
     given names (with the surname that follows)."""
     found: list[Found] = []
     for m in _TITLE.finditer(text):
-        span = _name_after(text, m.end(), lexicon, lower_ok=False)
+        # "mr scott hardy", "herr hansjörg wilms": typed in lower case, still a name when its
+        # first word is a given name or no English word.
+        lower_ok = _plausible_name(_first_word(text, m.end()), lexicon)
+        span = _name_after(text, m.end(), lexicon, lower_ok=lower_ok, surname_ok=lower_ok)
         if span:
             found.append(("PERSON", *span, 0.6))
-    for m in _STRONG_CUE.finditer(text):
-        span = _name_after(text, m.end(), lexicon, lower_ok=True)
-        if span:
-            found.append(("PERSON", *span, 0.6))
+    for cue in (_STRONG_CUE, _FIELD_CUE):
+        for m in cue.finditer(text):
+            span = _name_after(text, m.end(), lexicon, lower_ok=True)
+            if span:
+                found.append(("PERSON", *span, 0.6))
     for m in _WEAK_CUE.finditer(text):
         span = _name_after(text, m.end(), lexicon, lower_ok=False)
         if span and _plausible_name(text[span[0] : span[1]].split()[0], lexicon):
+            found.append(("PERSON", *span, 0.5))
+    for m in _WEAK_LOWER_CUE.finditer(text):
+        # "it's peter thompson": in lower case only a known given name counts after a weak cue.
+        first = _first_word(text, m.end()).lower()
+        if first not in lexicon.first_names:
+            continue
+        span = _name_after(text, m.end(), lexicon, lower_ok=True)
+        # A given name that is also a word ("peter", "mark") needs a surname that is not.
+        if span and (" " in text[span[0] : span[1]] or not lexicon.is_common(first)):
             found.append(("PERSON", *span, 0.5))
     m = _VOCATIVE.match(text)
     if (
@@ -107,6 +138,11 @@ def find_names(text: str, lexicon: Lexicon) -> list[Found]:
         if span:
             found.append(("PERSON", *span, 0.5))
     return found
+
+
+def _first_word(text: str, pos: int) -> str:
+    m = WORD.match(text, pos)
+    return m.group() if m else ""
 
 
 def _plausible_name(word: str, lexicon: Lexicon) -> bool:
