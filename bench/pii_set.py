@@ -56,6 +56,22 @@ TEMPLATES = (
 )
 
 
+# Written apart from TEMPLATES and never looked at while changing a recognizer: a change made
+# from the misses on TEMPLATES must also raise recall here (`--held-out`).
+HELD_OUT_TEMPLATES = (
+    "good morning, {person_lower} speaking. my phone {PHONE_NUMBER} is on the account",
+    "Account holder: {PERSON}\nIBAN: {IBAN_CODE}\nPlease confirm the direct debit.",
+    "I'm writing on behalf of {PERSON}; she lives at {ADDRESS} in {LOCATION}.",
+    "refund to the card ending... actually full number {CREDIT_CARD}, sorry",
+    "Please contact {PERSON} ({EMAIL_ADDRESS}) about the delivery to {LOCATION}.",
+    "ssn: {US_SSN} / dob 01.02.1980 / name {person_lower}",
+    "We saw logins from {IP_ADDRESS} and {IP_ADDRESS} for user {PERSON}.",
+    "Thanks! — {PERSON}\nSent from my phone\n{PHONE_NUMBER}",
+    "Customer {PERSON} called from {PHONE_NUMBER} about card {CREDIT_CARD}.",
+    "Hi team, forward this to {EMAIL_ADDRESS} and cc {PERSON} please.",
+)
+
+
 def _luhn_complete(body: str) -> str:
     from tailorai.data.pii.cards import luhn_valid
 
@@ -158,8 +174,9 @@ def _fill(template: str, values: dict[str, tuple[str, str]]) -> dict[str, Any]:
     return {"full_text": text, "spans": spans}
 
 
-def build(records: int = 1200, seed: int = 0) -> list[dict[str, Any]]:
-    """`records` labelled texts, spread evenly over the templates and locales."""
+def build(records: int = 1200, seed: int = 0, *, held_out: bool = False) -> list[dict[str, Any]]:
+    """`records` labelled texts, spread evenly over the templates (`HELD_OUT_TEMPLATES` with
+    `held_out`) and the locales."""
     from faker import Faker
 
     global _GB
@@ -173,7 +190,8 @@ def build(records: int = 1200, seed: int = 0) -> list[dict[str, Any]]:
     out = []
     for i in range(records):
         fake = fakers[LOCALES[i % len(LOCALES)]]
-        out.append(_fill(TEMPLATES[i % len(TEMPLATES)], _values(fake, rng)))
+        templates = HELD_OUT_TEMPLATES if held_out else TEMPLATES
+        out.append(_fill(templates[i % len(templates)], _values(fake, rng)))
     return out
 
 
@@ -182,8 +200,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--held-out", action="store_true", help="The held-out templates.")
     args = parser.parse_args()
-    data = build(args.records, args.seed)
+    data = build(args.records, args.seed, held_out=args.held_out)
     args.out.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"{len(data)} records, {sum(len(r['spans']) for r in data)} spans: {args.out}",
           file=sys.stderr)  # fmt: skip
