@@ -62,6 +62,9 @@ def test_garbage_at_every_endpoint_never_gets_a_500(live):
         {"X-Write-Key": live.public_key, "Content-Encoding": "br"},
         {"X-Write-Key": live.public_key, "Content-Encoding": "gzip"},
         {"X-Write-Key": live.public_key, "Content-Type": "application/x-www-form-urlencoded"},
+        {"Authorization": "Bearer " + "k" * 5000},  # junk of no key's shape
+        {"X-Write-Key": "tk_pub_" + "x" * 43},  # a key's shape, unknown
+        {"Authorization": f"Bearer {live.secret_key}", "X-Junk": "j" * 20_000},  # 431
     ]
     routes = _paths(live)
     assert ("POST", "/v1/batch") in routes and ("GET", "/v1/users/some%2Fuser") in routes
