@@ -7,7 +7,8 @@ message texts, and nothing else. Each side runs in its own child process (so pea
 own), gets the same warm-up on the same first messages, and is timed on the same inputs. Then
 both score PII recall and precision on the shipped labelled file (`--pii`) and on our own set
 that is not it (`bench/pii_set.py`: our templates of chats, emails and form answers filled by
-Faker in nine locales, `--own-records`, 0 for none), reported as `own_set`.
+Faker in nine locales, `--own-records`, 0 for none), reported as `own_set`, and on templates
+written blind, by someone who never saw the recognizers (`blind_set`).
 
     .venv/bin/python bench/data_prepare.py [--quick] [--pii FILE] [--messages N] [--own-records N]
 
@@ -126,9 +127,12 @@ def main() -> None:
 
         from pii_set import build
 
-        own_file = Path(tempfile.mkdtemp(prefix="tailor-pii-set-")) / "pii_set.json"
-        own_file.write_text(json.dumps(build(own)), encoding="utf-8")
-        pii_paths["own_set"] = str(own_file)
+        folder = Path(tempfile.mkdtemp(prefix="tailor-pii-set-"))
+        for name, templates in (("own_set", "own"), ("blind_set", "blind")):
+            (folder / f"{name}.json").write_text(
+                json.dumps(build(own, templates=templates)), encoding="utf-8"
+            )
+            pii_paths[name] = str(folder / f"{name}.json")
 
     records = load_records(n)
     texts = [m.content for r in records for m in r.messages]
@@ -176,15 +180,16 @@ def main() -> None:
         "tailor_step_seconds": tailor["steps"],
         "tailor_entities": tailor["entities"],
     }
-    if "own_set" in pii_paths:
-        result["own_set"] = {
-            "records": own,
-            "tailor_recall": recall(tailor, True, "own_set"),
-            "presidio_recall": recall(presidio, True, "own_set"),
-            "tailor_precision": round(tailor["scores"]["own_set"]["precision"], 3),
-            "presidio_precision": round(presidio["scores"]["own_set"]["precision"], 3),
-            "support": presidio["scores"]["own_set"]["support"],
-        }
+    for name in ("own_set", "blind_set"):
+        if name in pii_paths:
+            result[name] = {
+                "records": own,
+                "tailor_recall": recall(tailor, True, name),
+                "presidio_recall": recall(presidio, True, name),
+                "tailor_precision": round(tailor["scores"][name]["precision"], 3),
+                "presidio_precision": round(presidio["scores"][name]["precision"], 3),
+                "support": presidio["scores"][name]["support"],
+            }
     print(json.dumps(result))
 
 

@@ -57,7 +57,7 @@ TEMPLATES = (
 
 
 # Written apart from TEMPLATES and never looked at while changing a recognizer: a change made
-# from the misses on TEMPLATES must also raise recall here (`--held-out`).
+# from the misses on TEMPLATES must also raise recall here (`--templates held_out`).
 HELD_OUT_TEMPLATES = (
     "good morning, {person_lower} speaking. my phone {PHONE_NUMBER} is on the account",
     "Account holder: {PERSON}\nIBAN: {IBAN_CODE}\nPlease confirm the direct debit.",
@@ -174,9 +174,14 @@ def _fill(template: str, values: dict[str, tuple[str, str]]) -> dict[str, Any]:
     return {"full_text": text, "spans": spans}
 
 
-def build(records: int = 1200, seed: int = 0, *, held_out: bool = False) -> list[dict[str, Any]]:
-    """`records` labelled texts, spread evenly over the templates (`HELD_OUT_TEMPLATES` with
-    `held_out`) and the locales."""
+def build(records: int = 1200, seed: int = 0, *, templates: str = "own") -> list[dict[str, Any]]:
+    """`records` labelled texts, spread evenly over the locales and the templates: `own`
+    (TEMPLATES), `held_out` (HELD_OUT_TEMPLATES) or `blind` (`pii_blind_templates.py`, written
+    by someone who never saw the recognizers)."""
+    if templates == "blind":
+        from pii_blind_templates import BLIND_TEMPLATES as chosen
+    else:
+        chosen = HELD_OUT_TEMPLATES if templates == "held_out" else TEMPLATES
     from faker import Faker
 
     global _GB
@@ -190,8 +195,7 @@ def build(records: int = 1200, seed: int = 0, *, held_out: bool = False) -> list
     out = []
     for i in range(records):
         fake = fakers[LOCALES[i % len(LOCALES)]]
-        templates = HELD_OUT_TEMPLATES if held_out else TEMPLATES
-        out.append(_fill(templates[i % len(templates)], _values(fake, rng)))
+        out.append(_fill(chosen[i % len(chosen)], _values(fake, rng)))
     return out
 
 
@@ -200,9 +204,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--held-out", action="store_true", help="The held-out templates.")
+    parser.add_argument("--templates", choices=("own", "held_out", "blind"), default="own")
     args = parser.parse_args()
-    data = build(args.records, args.seed, held_out=args.held_out)
+    data = build(args.records, args.seed, templates=args.templates)
     args.out.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"{len(data)} records, {sum(len(r['spans']) for r in data)} spans: {args.out}",
           file=sys.stderr)  # fmt: skip
