@@ -303,6 +303,9 @@ def test_evaluate_pii_matches_by_overlap_and_compatible_type(tmp_path: Path) -> 
         ("Name: Baccio\nEmail: b@example.org", "Baccio"),
         ("Hi, this is mr scott hardy. My card was charged twice", "scott hardy"),
         ("herr hansjörg wilms here, please call back", "hansjörg wilms"),
+        ("Thanks for the quick reply.\n\nBest regards,\nAna Ruiz", "Ana Ruiz"),
+        ("Forwarded: Karl Weber <karl.weber@example.de> wrote on Monday", "Karl Weber"),
+        ("I am writing on behalf of Maria Lopez about her order.", "Maria Lopez"),
     ],
 )
 def test_names_in_form_fields_and_lower_case_after_a_title(

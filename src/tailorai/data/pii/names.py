@@ -25,9 +25,15 @@ _STRONG_CUE = re.compile(
 )
 _WEAK_CUE = re.compile(
     r"""\b(?: this[\ \t]+is | i[\ \t]+am | i'm | it's | dear | hi | hello | hey | thanks
-             | thank[\ \t]+you | regards | cheers | love
-           ),?[\ \t]+(?=[A-Z])""",
+             | thank[\ \t]+you | regards | cheers | love | sincerely | best | warmly
+             | on[\ \t]+behalf[\ \t]+of | attn\.? | attention | c/o | care[\ \t]+of
+             | (?:account|card)[\ \t]?holder:? | recipient:? | cc
+           ),?(?:[\ \t]+|[\ \t]*\n[\ \t]*(?=\S+(?:[\ \t]\S+){0,2}[\ \t]*(?:\n|$)))(?=[A-Z])""",
     re.IGNORECASE | re.VERBOSE,
+)
+# A name before its email address: "Ana Ruiz <ana@example.org>", "Ana Ruiz (ana@example.org)".
+_BEFORE_EMAIL = re.compile(
+    r"(?<![\w@])([A-Z][\w'’-]+(?:[ \t]+(?:[A-Z]\.|[A-Z][\w'’-]+)){1,3})[ \t]*[<(][\w.+-]+@"
 )
 # A form's name field: "Name: baccio", "Full name: Ana Ruiz", at the start of a line.
 _FIELD_CUE = re.compile(
@@ -97,6 +103,9 @@ def find_names(text: str, lexicon: Lexicon) -> list[Found]:
         span = _name_after(text, m.end(), lexicon, lower_ok=False)
         if span and _plausible_name(text[span[0] : span[1]].split()[0], lexicon):
             found.append(("PERSON", *span, 0.5))
+    for m in _BEFORE_EMAIL.finditer(text):
+        if _plausible_name(m.group(1).split()[0], lexicon):
+            found.append(("PERSON", *m.span(1), 0.6))
     for m in _WEAK_LOWER_CUE.finditer(text):
         # "it's peter thompson": in lower case only a known given name counts after a weak cue.
         first = _first_word(text, m.end()).lower()
