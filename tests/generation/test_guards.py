@@ -56,6 +56,8 @@ def test_a_category_placeholder_gets_the_users_favourite():
             "Hello\nWe miss you.\nBest regards,\nThe Cinema Club team",
         ),
         ("To: you\nFROM : us\nNew films are in.", "New films are in."),
+        # A recipient line without its "To:" is dropped; the sender's is fill_placeholders'.
+        ("Hello\n[Customer Name] (Cinema Club)\nWe miss you.", "Hello\nWe miss you."),
         ("Kind regards,\n[Your Name]", "Kind regards,\n[Your Name]"),  # fill_placeholders' job
         ("The date: Friday. Subject: films.", "The date: Friday. Subject: films."),  # mid-line
         ("Enjoy the show! 🎬", "Enjoy the show! 🎬"),  # emoji in a sentence stay

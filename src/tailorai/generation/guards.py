@@ -64,6 +64,7 @@ _HEADER = re.compile(
 # A line of list markers, or of symbols and emoji, with no word in it.
 _BARE_MARKER = re.compile(r"\n[ \t]*(\d{1,2}[.)]|[-*•])?[ \t]*$")
 _NO_WORD = re.compile(r"[^\w]*")
+_PLACEHOLDER_LINE = re.compile(r"\[([^\]]{1,40})\](?:[ \t]*\([^)]*\))?[.,:]?")
 _SIGN_OFF = re.compile(
     r"(?:^|\n)[ \t]*(best regards|kind regards|warm regards|regards|best wishes|best|"
     r"sincerely|yours sincerely|cheers|thanks|thank you|warmly)[ \t]*,[ \t]*$",
@@ -138,6 +139,11 @@ def trim_unfinished(text: str, *, keep: float = 0.3) -> str:
     return cut if len(cut) >= keep * len(text) else text
 
 
+def _recipient_line(line: str) -> bool:
+    found = _PLACEHOLDER_LINE.fullmatch(line.strip())
+    return found is not None and _kind(found.group(1)) == "customer"
+
+
 def strip_headers(text: str) -> str:
     """`text` without its email header lines ("Subject: ...", "To: ...", "Email: ...").
 
@@ -156,7 +162,9 @@ def tidy_content(text: str, *, brand: str | None = None) -> str:
     'We miss you.\\nBest regards,\\nThe Cinema Club team'
     """
     text = strip_headers(text).rstrip()
-    lines = text.split("\n")
+    # A line that is only the recipient's placeholder ("[Customer Name] (Cinema Club)") is a
+    # header the model wrote without its "To:", not a sentence to fill with "you".
+    lines = [line for line in text.split("\n") if not _recipient_line(line)]
     while len(lines) > 1 and _NO_WORD.fullmatch(lines[-1].strip()):
         lines.pop()
     text = "\n".join(lines).rstrip()
