@@ -276,3 +276,21 @@ def test_the_dashboard_lists_versions_with_their_audit_and_serves_the_report(
     assert theirs.status_code == 404 and "FAILED" not in theirs.text
     assert missing.status_code == 404 and "nope" in missing.text
     assert unaudited.status_code == 404 and "tailor audit --version clean@1" in unaudited.text
+
+
+def test_two_projects_audits_of_versions_of_one_name_keep_their_own_reports(tmp_path):
+    """`tailor audit`'s default folders: project b's audit of its `global@1` does not write
+    over project a's."""
+    from tailorai.audit.gates import AuditResult, report_folder, write_report
+
+    for project, verdict in (("a", True), ("b", False)):
+        gate = {"name": "pii_findings", "check": "pii", "figure": 0 if verdict else 3,
+                "threshold": 0, "passed": verdict, "evidence": []}  # fmt: skip
+        result = AuditResult("global@1", None, "simulated", [gate], project=project)
+        write_report(result, report_folder(tmp_path, project, "global@1"))
+    a = json.loads((report_folder(tmp_path, "a", "global@1") / "audit.json").read_text())
+    b = json.loads((report_folder(tmp_path, "b", "global@1") / "audit.json").read_text())
+    assert (a["project"], a["passed"]) == ("a", True) and (b["project"], b["passed"]) == (
+        "b",
+        False,
+    )

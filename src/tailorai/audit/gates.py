@@ -55,7 +55,15 @@ from tailorai.audit.memorization import LEAK_ENTITIES
 from tailorai.config_section import ConfigSection, option
 from tailorai.errors import ConfigError
 
-__all__ = ["AuditConfig", "AuditResult", "audit_gate", "audit_version", "population"]
+__all__ = [
+    "AuditConfig",
+    "AuditResult",
+    "audit_gate",
+    "audit_version",
+    "population",
+    "report_folder",
+    "write_report",
+]
 
 ADULT_COLUMNS = [
     "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
@@ -880,6 +888,12 @@ def audit_gate(
 
 
 # -- the report --------------------------------------------------------------------------------
+
+
+def report_folder(home: Path, project: str, ref: str) -> Path:
+    """Where `tailor audit` writes a version's report by default: per project, since two
+    projects may each have a `global@1`."""
+    return Path(home) / "audits" / project / ref.replace("@", "-")
 
 
 def write_report(result: AuditResult, out: Path, outputs: _Outputs | None = None) -> Path:

@@ -50,7 +50,7 @@ def audit(
     if version is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
-    from tailorai.audit.gates import AuditConfig, audit_version
+    from tailorai.audit.gates import AuditConfig, audit_version, report_folder
     from tailorai.store import Store
 
     settings = get_settings(config)
@@ -65,7 +65,7 @@ def audit(
 
         registry = Registry(store, home=settings.home, project=project)
         ref = registry.get(version).ref
-        folder = out or Path(settings.home) / "audits" / project / ref.replace("@", "-")
+        folder = out or report_folder(Path(settings.home), project, ref)
         result = audit_version(
             store,
             ref,
