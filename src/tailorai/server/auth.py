@@ -65,24 +65,27 @@ class KeyCache:
     def __len__(self) -> int:
         return len(self._seen)
 
+    def _fresh(self, key: str) -> tuple[float, ApiKey | None] | None:
+        """The recent lookup of `key` (its time and grant, None for unknown), if any."""
+        with self._lock:
+            hit = self._seen.get(key)
+        return hit if hit is not None and time.monotonic() - hit[0] < self.ttl else None
+
     def cached(self, key: str) -> ApiKey | None:
         """The key's grant when a recent lookup found it, without a database read."""
-        hit = self._seen.get(key)
-        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl else None
+        hit = self._fresh(key)
+        return hit[1] if hit is not None else None
 
     def get(self, key: str) -> ApiKey | None:
         if not looks_like_key(key):
             return None  # never cached: the cache holds at most 10,000 keys of 50 bytes
-        now = time.monotonic()
-        with self._lock:
-            hit = self._seen.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
+        if (hit := self._fresh(key)) is not None:
             return hit[1]
         found = authenticate(self.store, key)
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()
-            self._seen[key] = (now, found)
+            self._seen[key] = (time.monotonic(), found)
         return found
 
 
