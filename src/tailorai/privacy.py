@@ -121,6 +121,9 @@ def _keys(session: Any, project: str, user_id: str) -> list[str]:
 def forget_user(store: Any, project: str, user_id: str, *, home: Path | None = None) -> Forgotten:
     """Erase `user_id` from `project` everywhere and leave a tombstone (see the module's
     docstring). Forgetting a user twice, or one never seen, removes nothing and is no error."""
+    from tailorai.projects import ensure_project
+
+    ensure_project(store, project)  # a user may be suppressed before any of their data arrives
     report = Forgotten(project, user_id)
     removed = report.removed
     with store.session() as s:

@@ -170,3 +170,7 @@ def test_the_cli_forgets_and_exports(world, tmp_path):
     assert forgot.returncode == 0, forgot.stderr
     assert json.loads(forgot.stdout)["removed"]["events"] == 3
     assert _holding(live.store, (WHO, ANON)) == []
+    # Before any of their data arrives, in a project not yet created: suppressed all the same.
+    early = tailor("users", "forget", "someone", "--project", "new-shop")
+    assert early.returncode == 0, early.stderr
+    assert is_forgotten(live.store, "new-shop", "someone")
