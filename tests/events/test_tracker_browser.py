@@ -87,7 +87,16 @@ def test_tracker_records_what_the_user_did(live, tmp_path):
         page.wait_for_url(f"{site}/second.html**")
         # Under load the tracker may not have run yet: wait for it, not for a fixed time.
         page.wait_for_function("window.tailor && window.tailor._loaded", timeout=30_000)
-        page.wait_for_timeout(500)
+        # The second page's view goes out with the tracker's own flush: wait until it is
+        # stored, so that what follows tests the beacon alone, not a race with that fetch.
+        _wait_for(
+            live,
+            1,
+            timeout=30.0,
+            until=lambda found: any(
+                e.type == "page" and e.context["page"]["title"] == "Second" for e in found
+            ),
+        )
         page.close()  # leaving the second page flushes its last events by beacon
         # The beacon outlives the page but not the browser: wait for it before closing.
         events = _wait_for(
