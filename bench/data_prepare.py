@@ -8,7 +8,9 @@ own), gets the same warm-up on the same first messages, and is timed on the same
 both score PII recall and precision on the shipped labelled file (`--pii`) and on our own set
 that is not it (`bench/pii_set.py`: our templates of chats, emails and form answers filled by
 Faker in nine locales, `--own-records`, 0 for none), reported as `own_set`, and on templates
-written blind, by someone who never saw the recognizers (`blind_set`).
+written blind, by someone who never saw the recognizers (`blind_set`; `blind2_set` and
+`blind3_set` were written the same way later, each to check the changes made from the misses on
+the set before it: the newest set is the one no change was tuned on).
 
     .venv/bin/python bench/data_prepare.py [--quick] [--pii FILE] [--messages N] [--own-records N]
 
@@ -128,7 +130,8 @@ def main() -> None:
         from pii_set import build
 
         folder = Path(tempfile.mkdtemp(prefix="tailor-pii-set-"))
-        for name, templates in (("own_set", "own"), ("blind_set", "blind")):
+        for templates in ("own", "blind", "blind2", "blind3"):
+            name = "own_set" if templates == "own" else f"{templates}_set"
             (folder / f"{name}.json").write_text(
                 json.dumps(build(own, templates=templates)), encoding="utf-8"
             )
@@ -180,7 +183,7 @@ def main() -> None:
         "tailor_step_seconds": tailor["steps"],
         "tailor_entities": tailor["entities"],
     }
-    for name in ("own_set", "blind_set"):
+    for name in ("own_set", "blind_set", "blind2_set", "blind3_set"):
         if name in pii_paths:
             result[name] = {
                 "records": own,

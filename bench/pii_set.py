@@ -176,10 +176,15 @@ def _fill(template: str, values: dict[str, tuple[str, str]]) -> dict[str, Any]:
 
 def build(records: int = 1200, seed: int = 0, *, templates: str = "own") -> list[dict[str, Any]]:
     """`records` labelled texts, spread evenly over the locales and the templates: `own`
-    (TEMPLATES), `held_out` (HELD_OUT_TEMPLATES) or `blind` (`pii_blind_templates.py`, written
-    by someone who never saw the recognizers)."""
+    (TEMPLATES), `held_out` (HELD_OUT_TEMPLATES), `blind` (`pii_blind_templates.py`, written
+    by someone who never saw the recognizers), `blind2` and `blind3` (written the same way later,
+    each to check the changes made from the misses on the set before it)."""
     if templates == "blind":
         from pii_blind_templates import BLIND_TEMPLATES as chosen
+    elif templates == "blind2":
+        from pii_blind2_templates import BLIND2_TEMPLATES as chosen
+    elif templates == "blind3":
+        from pii_blind3_templates import BLIND3_TEMPLATES as chosen
     else:
         chosen = HELD_OUT_TEMPLATES if templates == "held_out" else TEMPLATES
     from faker import Faker
@@ -204,7 +209,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--templates", choices=("own", "held_out", "blind"), default="own")
+    parser.add_argument(
+        "--templates", choices=("own", "held_out", "blind", "blind2", "blind3"), default="own"
+    )
     args = parser.parse_args()
     data = build(args.records, args.seed, templates=args.templates)
     args.out.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -317,3 +317,50 @@ def test_names_in_form_fields_and_lower_case_after_a_title(
 @pytest.mark.parametrize("text", ["it's fine, thanks", "i am mark my words", "this is great"])
 def test_weak_cues_before_plain_words_are_not_names(detector: PiiDetector, text: str) -> None:
     assert [e for e, _ in spans_of(detector, text) if e == "PERSON"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # Who someone is to the text, with the name typed in lower case.
+        ("the printer is offline again, user is corentin baudoux", "corentin baudoux"),
+        ("Call log: spoke with ilse vermaelen about the refund", "ilse vermaelen"),
+        ("Applicant: Georgia Ballantyne\nDate of birth: on file", "Georgia Ballantyne"),
+        ("My brother, tobiah okonkwo, ordered it for me", "tobiah okonkwo"),
+        # Who is on the line, and a signature alone on its line.
+        ("hi its wenke altena here, running late", "wenke altena"),
+        ("Voicemail: this is radovan kisel calling about the invoice", "radovan kisel"),
+        ("Can you cancel it? Thanks, berenike stahl", "berenike stahl"),
+        ("Five stars, would order again. -- Quentin Marchetti", "Quentin Marchetti"),
+        # A lower-case given name and surname anywhere.
+        ("ok so tell priya raghunathan the demo moved to 3", "priya raghunathan"),
+    ],
+)
+def test_names_after_role_cues_and_in_lower_case(
+    detector: PiiDetector, text: str, name: str
+) -> None:
+    assert ("PERSON", name) in spans_of(detector, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Customer: hi, my parcel never came\nAgent: Sorry to hear that",
+        "the user is unable to log in since the update",
+        "thanks for your help, the grace period ends friday",
+        "Requester: facilities\nPriority: low",
+        "Landlord reference attached.",
+        "Date: Mon, 3 Jun at 09:14",
+        "card is declined again, voicemail transcript below",
+    ],
+)
+def test_roles_labels_and_dates_are_not_names(detector: PiiDetector, text: str) -> None:
+    assert [t for e, t in spans_of(detector, text) if e == "PERSON"] == []
+
+
+def test_an_address_ends_where_a_new_paragraph_starts(detector: PiiDetector) -> None:
+    text = "Please send the new card to 12 Orchard Lane.\n\nMs Hartigan"
+    assert spans_of(detector, text) == [
+        ("ADDRESS", "12 Orchard Lane"),
+        ("PERSON", "Ms Hartigan"),
+    ]

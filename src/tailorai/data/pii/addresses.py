@@ -29,7 +29,9 @@ _COMPOUND = (
 _AMBIGUOUS_COMPOUND = frozenset({"ring", "weg", "út", "tie", "tér", "damm", "ufer", "torg"})
 _PREFIX = (
     r"rue|avenue|boulevard|chemin|allée|impasse|quai|via|viale|piazza|corso|calle|avenida|paseo|"
-    r"carrera|rua|travessa|praça|ulica|ul\.|aleja|plac|náměstí|πλατεία|οδός|λεωφόρος|улица|ул\."
+    r"carrera|rambla|ronda|glorieta|urbanización|callejón|cañada|alameda|pasaje|cuesta|camino|"
+    r"carrer|plaça|rua|travessa|praça|ulica|ul\.|aleja|plac|náměstí|πλατεία|οδός|λεωφόρος|улица|"
+    r"ул\."
 )
 
 _STREET_WORD = rf"(?:{_W}|\d{{1,4}}(?:st|nd|rd|th)\b)"  # "Main", "W.", "12th"
@@ -161,6 +163,8 @@ def _extend(text: str, end: int, stop: frozenset[str]) -> int:
         sep = _PART_SEPARATOR.match(text, end)
         if sep is None:
             break
+        if sep.group().count("\n") > 1 and text[end - 1] in ".!?":
+            break  # a sentence, then a new paragraph: "to 895 Kirk Square.\n\nMs Thompson"
         same_line = "," not in sep.group() and "\n" not in sep.group()
         pos, tokens, numbers, part_end = sep.end(), 0, 0, end
         while tokens < 5:

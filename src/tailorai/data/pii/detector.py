@@ -29,7 +29,7 @@ from tailorai.data.pii.known import KnownPii
 from tailorai.data.pii.lexicon import Lexicon
 from tailorai.data.pii.names import find_names
 from tailorai.data.pii.ner_gate import ner_triggers
-from tailorai.data.pii.ner_names import lead_in, unknown_capitalized
+from tailorai.data.pii.ner_names import lead_in, not_a_name, unknown_capitalized
 from tailorai.data.pii.phones import find_phones
 from tailorai.data.pii.presidio import PresidioRecognizers
 from tailorai.data.pii.spans import Found, placeholders
@@ -218,6 +218,8 @@ class PiiDetector:
                     end -= 2
                 if entity == "PERSON":
                     start += lead_in(text.lstrip(), self.lexicon)
+                    if not_a_name(doc.text[start - offset : end - offset], self.lexicon):
+                        continue
                 if end > start:
                     found.append((entity, start, end, 0.85))
         if "PERSON" in self.entities:

@@ -17,7 +17,7 @@ __all__ = ["Lexicon"]
 _MONTHS_DAYS_SEASONS = word_set(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday spring summer autumn fall winter "
-    "christmas easter god lord"
+    "christmas easter god lord feb jun jul aug sep sept oct nov dec tue tues thu thur thurs fri"
 )
 # Chat words that name lists also hold ("Hey" is a given name somewhere).
 _INTERJECTIONS = word_set(
@@ -35,7 +35,9 @@ class Lexicon:
     `english` is every English word form the spaCy model's lemmatizer knows (WordNet, which also
     lists famous proper nouns), `common` the ones that are plainly not names (stop words, verbs,
     adjectives, adverbs, months), `first_names` the given names of Faker's Latin-script locales,
-    `names_and_places` those plus surnames, countries, states and cities, all lower case.
+    `names_and_places` those plus surnames, countries, states and cities, all lower case, and
+    `any_given` every given name any of those locales lists, words like "grace" and "sabine"
+    included (only a strong cue such as "Applicant:" makes one a name).
     """
 
     english: frozenset[str]
@@ -45,6 +47,7 @@ class Lexicon:
     lower_first_names: frozenset[str]
     lower_gate: frozenset[str]
     names_and_places: frozenset[str]
+    any_given: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, lemma_lookups: Any | None, stop_words: Iterable[str]) -> Lexicon:
@@ -75,6 +78,7 @@ class Lexicon:
                 n for n in given if first[n] >= 3 and (n not in english or first[n] >= 5)
             ),
             names_and_places=frozenset(given | surnames | places),
+            any_given=frozenset(first),
         )
 
     def is_common(self, word: str) -> bool:

@@ -12,7 +12,8 @@ from tailorai.data.pii.words import WORD, base_word, sentence_initial, strip_pos
 __all__ = ["find_names"]
 
 _TITLE = re.compile(
-    r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra)\.?[ \t]+"
+    r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|sig|sig\.ra"
+    r"|dott|dott\.ssa|avv|dhr|mevr)\.?[ \t]+"
     r"(?=[^\W\d_])",
     re.IGNORECASE,
 )
@@ -26,6 +27,7 @@ _STRONG_CUE = re.compile(
 _WEAK_CUE = re.compile(
     r"""\b(?: this[\ \t]+is | i[\ \t]+am | i'm | it's | dear | hi | hello | hey | thanks
              | thank[\ \t]+you | regards | cheers | love | sincerely | best | warmly
+             | yours[\ \t]+(?:faithfully|truly|respectfully)
              | on[\ \t]+behalf[\ \t]+of | attn\.? | attention | c/o | care[\ \t]+of
              | (?:account|card)[\ \t]?holder:? | recipient:? | cc
            ),?(?:[\ \t]+|[\ \t]*\n[\ \t]*(?=\S+(?:[\ \t]\S+){0,2}[\ \t]*(?:\n|$)))(?=[A-Z])""",
@@ -43,6 +45,39 @@ _FIELD_CUE = re.compile(
 _WEAK_LOWER_CUE = re.compile(
     r"\b(?:this[ \t]+is|i[ \t]+am|i'm|it's|it is|regards|cheers|thanks)[ \t,]+(?=[a-z])",
     re.IGNORECASE,
+)
+# Who a person is to the text: "user is", "spoke w/", "Applicant:", "remitter", "my sister".
+# What follows is often typed in lower case, so `_role_name` decides whether it is a name.
+_ROLE_CUE = re.compile(
+    r"""\b(?: (?:user|customer|client|caller|tenant|applicant|patient|guest|member|employee
+                |candidate|beneficiary|remitter|payee|payer|sender|requester|requestor|buyer
+                |seller|owner|holder|contact|driver|passenger|student|subscriber|volunteer)
+               (?:[\ \t]+(?:name[\ \t]+)?is|[\ \t]*:)
+             | spoke[\ \t]+(?:w/|with|to) | talked[\ \t]+(?:to|with) | met[\ \t]+with
+             | reference[\ \t]+for | referred[\ \t]+by | remitter | beneficiary | name
+             | my[\ \t]+(?:son|daughter|husband|wife|partner|mother|mum|mom|father|dad|sister
+                |brother|colleague|friend|boss|manager|landlord|tenant|assistant|grandmother
+                |grandfather|grandma|grandpa|uncle|aunt|niece|nephew|cousin|fiancée?)
+           )[\ \t]*,?[\ \t]+(?=[^\W\d_])""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# A signature: the name alone on the rest of its line ("-- ana ruiz", "Thanks, fedele satta").
+_SIGNATURE = re.compile(
+    r"""(?:(?:^|(?<=\s))--
+         | \b(?:thanks|thank[\ \t]+you|regards|cheers|best|love|sincerely|faithfully),?
+        )[\ \t]*\n?[\ \t]*(?=[^\W\d_])""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_LINE_END = re.compile(r"[ \t.!]*(?:\n|$)")
+# "hey its jo miller here", "this is ana ruiz calling": whoever says who is on the line.
+_HERE = re.compile(
+    r"\b(?:it(?:'|’)?s|this[ \t]+is|i[ \t]+am|i'm)[ \t]+([^\W\d_]+(?:[ \t][^\W\d_]+){0,2})"
+    r"[ \t]+(?:here|calling|speaking)\b",
+    re.IGNORECASE,
+)
+# Every two neighbouring words (overlapping: "tell elijah luthra" holds "elijah luthra").
+_WORD_PAIR = re.compile(
+    r"(?<![\w'’-])(?=([^\W\d_]+(?:-[^\W\d_]+)?)[ \t]+([^\W\d_]+(?:['’-][^\W\d_]+)*))"
 )
 _VOCATIVE = re.compile(
     r"""^[\ \t]*([^\W\d_]+),[\ \t]+
@@ -99,6 +134,18 @@ def find_names(text: str, lexicon: Lexicon) -> list[Found]:
             span = _name_after(text, m.end(), lexicon, lower_ok=True)
             if span:
                 found.append(("PERSON", *span, 0.6))
+    for m in _ROLE_CUE.finditer(text):
+        span = _role_name(text, m.end(), lexicon)
+        if span:
+            found.append(("PERSON", *span, 0.5))
+    for m in _SIGNATURE.finditer(text):
+        span = _role_name(text, m.end(), lexicon)
+        if span and _LINE_END.match(text, span[1]):
+            found.append(("PERSON", *span, 0.5))
+    for m in _HERE.finditer(text):
+        words = m.group(1).split()
+        if not any(base_word(w) in lexicon.stop or lexicon.is_common(w) for w in words):
+            found.append(("PERSON", *m.span(1), 0.5))
     for m in _WEAK_CUE.finditer(text):
         span = _name_after(text, m.end(), lexicon, lower_ok=False)
         if span and _plausible_name(text[span[0] : span[1]].split()[0], lexicon):
@@ -146,7 +193,60 @@ def find_names(text: str, lexicon: Lexicon) -> list[Found]:
             continue
         if span:
             found.append(("PERSON", *span, 0.5))
+    for m in _WORD_PAIR.finditer(text):
+        if _lower_full_name(m.group(1), m.group(2), lexicon):
+            found.append(("PERSON", m.start(1), strip_possessive(text, m.start(1), m.end(2)), 0.4))
     return found
+
+
+def _lower_full_name(first: str, last: str, lexicon: Lexicon) -> bool:
+    """ "aarav nayak", "barry coles": a given name, then a surname or no English word, both typed
+    in lower case. A given name that is also a common word ("grace", "hope") does not count."""
+    if not (first.islower() and last.islower()):
+        return False
+    given = first.split("-")[0]
+    if given in lexicon.stop or base_word(last) in lexicon.stop or lexicon.is_common(last):
+        return False
+    if given not in lexicon.any_given or (
+        lexicon.is_common(given) and given not in lexicon.first_names
+    ):
+        return False
+    return base_word(last) in lexicon.names_and_places or not lexicon.is_english(last)
+
+
+def _role_name(text: str, pos: int, lexicon: Lexicon) -> tuple[int, int] | None:
+    """The name after a role cue, in either case: a given name, or two or three words of which
+    one is no English word (a surname: "marine joubert"), none of them a common word that is
+    no given name."""
+    words: list[re.Match[str]] = []
+    end = pos
+    for m in WORD.finditer(text, pos):
+        if m.start() != end and not (words and text[end : m.start()] in (" ", "\t")):
+            break
+        word = m.group()
+        low = base_word(word)
+        if low in lexicon.stop or len(words) == 3:
+            break
+        if lexicon.is_common(word) and low not in lexicon.any_given:
+            break
+        if words and word[0].isupper() != words[0].group()[0].isupper():
+            break  # "ana ruiz Subscription": a change of case ends the name
+        words.append(m)
+        end = m.end()
+    if not words:
+        return None
+    first = words[0].group()
+    if len(words) == 1 and not (
+        _plausible_name(first, lexicon) or first.lower() in lexicon.any_given
+    ):
+        return None
+    if len(words) > 1 and not (
+        _plausible_name(first, lexicon)
+        or any(not lexicon.is_english(w.group()) for w in words)
+        or first[0].isupper()
+    ):
+        return None
+    return pos, strip_possessive(text, pos, end)
 
 
 def _first_word(text: str, pos: int) -> str:

@@ -10,7 +10,7 @@ from tailorai.data.pii.lexicon import Lexicon
 from tailorai.data.pii.spans import Found
 from tailorai.data.pii.words import WORD, base_word, sentence_initial, strip_possessive, word_set
 
-__all__ = ["lead_in", "unknown_capitalized"]
+__all__ = ["lead_in", "not_a_name", "unknown_capitalized"]
 
 # Words the small model often pulls into a name: "Call Jane", "ok jane", "Thanks Sarah".
 _LEAD_INS = word_set(
@@ -29,6 +29,18 @@ def lead_in(name: str, lexicon: Lexicon) -> int:
     if word.lower() in _LEAD_INS or (word.islower() and lexicon.is_common(word)):
         return m.end()
     return 0
+
+
+def not_a_name(name: str, lexicon: Lexicon) -> bool:
+    """An NER "name" that is a role or a thing: a field label ("Requester", "Landlord", "Senior
+    Buyer"), or lower-case words ("card", "voicemail transcript"). Every word is an English word
+    that no name or place list holds."""
+    words = WORD.findall(name)
+    return bool(words) and all(
+        lexicon.is_english(w) and base_word(w) not in lexicon.names_and_places
+        and (w.islower() or len(words) == 1 or lexicon.is_common(w))
+        for w in words
+    )  # fmt: skip
 
 
 _TITLE_CASE = re.compile(r"[^\W\d_][^\W\d_A-Z]+(?:['’]s)?")
