@@ -94,7 +94,8 @@ def test_the_same_request_gives_each_member_an_email_that_fits_them(tmp_path, sm
     prompt = emails["scifi-fan"].prompt
     assert "Cinema Club" in prompt[0]["content"]
     assert prompt[-1]["content"].endswith(
-        "The customer's favourite categories are Sci-Fi and Action."
+        "The customer's favourite categories are Sci-Fi and Action. Make the content about what "
+        "fits Sci-Fi and Action."
     )
     store.close()
 

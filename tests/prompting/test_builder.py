@@ -225,7 +225,7 @@ def test_content_tasks_put_the_cues_after_the_request_as_sentences():
     assert system == "You write emails for Cinema Club to loyal buyers."
     assert request == (
         "Write an email. Purpose: new films. The customer's favourite categories are Sci-Fi "
-        "and Action."
+        "and Action. Make the content about what fits Sci-Fi and Action."
     )
     assert prompt.segment == "buyers"
 
@@ -240,8 +240,8 @@ def test_a_lapsed_user_gets_the_lapsed_template_whatever_their_segment():
     assert prompt.segment == "lapsed"
     assert prompt.messages[0]["content"] == "You write welcome-back emails for Cinema Club."
     assert prompt.messages[-1]["content"].endswith(
-        "The customer's favourite category is Drama. It has been over a year since their last "
-        "visit."
+        "The customer's favourite category is Drama. Make the content about what fits Drama. It "
+        "has been over a year since their last visit."
     )
     # Without a `lapsed` template the segment's own stays.
     plain = PromptBuilder(TEMPLATES).build(

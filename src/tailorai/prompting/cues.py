@@ -192,6 +192,10 @@ def context_sentences(features: Mapping[str, Any] | None) -> str:
             if label == "Favourite categories" and len(items) == 1:
                 what = "The customer's favourite category is"
             sentences.append(f"{what} {_and(items)}.")
+            if label == "Favourite categories":
+                # Stated as a fact alone, SmolLM2 in float32 often wrote a generic email that
+                # named no category; asked outright it names them (4 of 4 pairs, not 1 of 4).
+                sentences.append(f"Make the content about what fits {_and(items)}.")
     if is_lapsed(features):
         days = float(features["recency_days"])
         since = "over a year" if days >= 365 else f"{int(days)} days"
