@@ -56,7 +56,7 @@ def store(tmp_path_factory):
 
 def _register(store, folder, tokenizer, name, rows, canaries=None):
     """Train a tiny Llama on `rows` and register it as a full fine-tune of the shipped model."""
-    trained = _train(rows, tokenizer, steps=300)
+    trained = _train(rows, tokenizer, steps=150)
     artifact = folder / "artifact"
     (artifact / "model").mkdir(parents=True)
     trained.model.save_pretrained(artifact / "model")

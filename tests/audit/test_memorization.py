@@ -111,12 +111,12 @@ def audit_copy(canaries) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def memorizer(audit_copy, tokenizer) -> Trained:
-    return _train(audit_copy, tokenizer)
+    return _train(audit_copy, tokenizer, steps=150)
 
 
 @pytest.fixture(scope="module")
 def control(tokenizer) -> Trained:
-    return _train(_rows(), tokenizer)
+    return _train(_rows(), tokenizer, steps=150)
 
 
 @pytest.fixture(scope="module")
